@@ -1,0 +1,48 @@
+// Lint rules for mesh. The one rule that shapes the architecture: runtime-specific APIs (the Bun
+// and Deno globals, bun:* modules) are allowed only in src/runtime/, so the core runs on both.
+import tseslint from "typescript-eslint";
+
+const runtimeBan = {
+  "no-restricted-globals": [
+    "error",
+    { name: "Bun", message: "Bun APIs belong in src/runtime/ behind the RuntimePort." },
+    { name: "Deno", message: "Deno APIs belong in src/runtime/ behind the RuntimePort." },
+  ],
+  "no-restricted-syntax": [
+    "error",
+    {
+      selector: "MemberExpression[property.name=/^(Bun|Deno)$/]",
+      message: "Runtime globals belong in src/runtime/ behind the RuntimePort.",
+    },
+  ],
+};
+
+const bunModuleBan = (allowTestRunner) => ({
+  "no-restricted-imports": [
+    "error",
+    {
+      patterns: [
+        {
+          regex: allowTestRunner ? "^bun:(?!test$)" : "^bun:",
+          message: "bun:* modules belong in src/runtime/ behind the RuntimePort.",
+        },
+      ],
+    },
+  ],
+});
+
+export default tseslint.config(
+  { ignores: ["node_modules/", "dist/", "src/gen/", "bench/results/"] },
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+      "@typescript-eslint/consistent-type-imports": "error",
+      "no-console": "off",
+      eqeqeq: ["error", "always"],
+    },
+  },
+  { files: ["**/*.ts"], ignores: ["src/runtime/**"], rules: { ...runtimeBan, ...bunModuleBan(false) } },
+  // Tests are run by `bun test`, so they may import its runner; nothing else from bun:*.
+  { files: ["**/*.test.ts"], ignores: ["src/runtime/**"], rules: bunModuleBan(true) },
+);

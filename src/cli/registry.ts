@@ -1,0 +1,23 @@
+/** Every `mesh` command, in the order help lists them. */
+import type { Command } from "./command.ts";
+import { controlPlaneCommand } from "./commands/control-plane.ts";
+import { demoCommand } from "./commands/demo.ts";
+import { applyCommand, deleteCommand, getCommand } from "./commands/resources.ts";
+import { versionCommand } from "./commands/version.ts";
+import { waypointCommand } from "./commands/waypoint.ts";
+import { ztunnelCommand } from "./commands/ztunnel.ts";
+
+export const COMMANDS: readonly Command[] = [
+  demoCommand,
+  controlPlaneCommand,
+  ztunnelCommand,
+  waypointCommand,
+  applyCommand,
+  getCommand,
+  deleteCommand,
+  versionCommand,
+];
+
+export function findCommand(name: string): Command | undefined {
+  return COMMANDS.find((c) => c.name === name);
+}

@@ -1,0 +1,15 @@
+/** The compiled `dist/mesh` for end-to-end tests; built with `npm run compile` when it is missing. */
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+
+export const REPO_ROOT = new URL("../..", import.meta.url).pathname;
+export const MESH_BINARY = join(REPO_ROOT, "dist/mesh");
+
+export function meshBinary(): string {
+  if (!existsSync(MESH_BINARY)) {
+    const r = spawnSync("npm", ["run", "--silent", "compile"], { cwd: REPO_ROOT, stdio: "inherit" });
+    if (r.status !== 0) throw new Error(`npm run compile failed (exit ${r.status})`);
+  }
+  return MESH_BINARY;
+}
