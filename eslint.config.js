@@ -43,6 +43,6 @@ export default tseslint.config(
     },
   },
   { files: ["**/*.ts"], ignores: ["src/runtime/**"], rules: { ...runtimeBan, ...bunModuleBan(false) } },
-  // Tests are run by `bun test`, so they may import its runner; nothing else from bun:*.
-  { files: ["**/*.test.ts"], ignores: ["src/runtime/**"], rules: bunModuleBan(true) },
+  // Tests and contract suites are run by `bun test`, so they may import its runner; nothing else from bun:*.
+  { files: ["**/*.test.ts", "**/contract.ts"], ignores: ["src/runtime/**"], rules: bunModuleBan(true) },
 );
