@@ -1,0 +1,132 @@
+/**
+ * The benchmark harness: bun run bench/run.ts <scenario> [--duration S] [--repeat N] [--paths a,b].
+ *
+ * Runs one scenario against every selected path, computes each metric's ratio against the
+ * baseline path measured in the same run, prints a table and writes bench/results/<scenario>.json
+ * and .md. Every child process and temp dir is torn down on every exit path (see lib/exit-hooks.ts).
+ * Exit codes: 0 done (or help), 1 the run failed, 2 bad command line or unknown scenario.
+ */
+import { mkdirSync } from "node:fs";
+import { loadavg } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { DEFAULT_DURATION_SEC, parseArgs, UsageError, type BenchArgs } from "./lib/args.ts";
+import { makeCerts, type CertSet } from "./lib/certs.ts";
+import { missingCommands } from "./lib/commands.ts";
+import { machineInfo } from "./lib/machine.ts";
+import { textTable, writeReport } from "./lib/report.ts";
+import { medianRows, rate, type Row } from "./lib/rows.ts";
+import { withScope } from "./lib/scope.ts";
+import { makeTempDir } from "./lib/tempdir.ts";
+import { BASELINE_PATH, PATHS } from "./paths/index.ts";
+import type { TrafficPath } from "./paths/path.ts";
+import { SCENARIOS } from "./scenarios/index.ts";
+import type { Scenario } from "./scenarios/scenario.ts";
+
+const RESULTS_DIR = fileURLToPath(new URL("./results/", import.meta.url));
+
+function usage(): string {
+  const width = Math.max(...SCENARIOS.map((s) => s.name.length));
+  return [
+    "usage: bun run bench/run.ts <scenario> [--duration S] [--repeat N] [--paths a,b]",
+    "       npm run bench -- <scenario> [options]",
+    "",
+    "scenarios:",
+    ...SCENARIOS.map((s) => `  ${s.name.padEnd(width)}  ${s.description}`),
+    "",
+    `paths (baseline ${BASELINE_PATH}, always measured): ${PATHS.map((p) => p.name).join(", ")}`,
+    "",
+    "options:",
+    `  --duration S   seconds per load (default ${DEFAULT_DURATION_SEC})`,
+    "  --repeat N     run the scenario N times and report medians (default 1)",
+    "  --paths a,b    measure only these paths besides the baseline",
+    "",
+    "Results: bench/results/<scenario>.json and .md. Traffic stays on loopback.",
+  ].join("\n");
+}
+
+function selectPaths(names: readonly string[] | null): TrafficPath[] {
+  if (names === null) return [...PATHS];
+  const unknown = names.filter((n) => !PATHS.some((p) => p.name === n));
+  if (unknown.length > 0) throw new UsageError(`unknown path ${unknown.join(", ")}; known: ${PATHS.map((p) => p.name).join(", ")}`);
+  return PATHS.filter((p) => p.name === BASELINE_PATH || names.includes(p.name));
+}
+
+async function runScenario(scenario: Scenario, args: BenchArgs, paths: readonly TrafficPath[]): Promise<void> {
+  const started = Date.now();
+  const log = (message: string): void => void process.stderr.write(`[${scenario.name}] ${message}\n`);
+  const tools = [...scenario.tools, ...paths.flatMap((p) => p.tools)];
+  const missing = missingCommands(tools);
+  if (missing.length > 0) throw new Error(`missing on PATH: ${missing.join(", ")} (Debian: apt-get install -y iperf3 wrk stunnel4 nginx-light openssl)`);
+  const machine = machineInfo([...tools, "openssl"]);
+
+  let baseline = BASELINE_PATH;
+  let params: Record<string, unknown> = {};
+  const runs: Row[][] = [];
+  await withScope(async (outer) => {
+    const tmp = makeTempDir(outer);
+    let certs: Promise<CertSet> | null = null;
+    for (let i = 1; i <= args.repeat; i++) {
+      if (args.repeat > 1) log(`run ${i} of ${args.repeat}`);
+      const tmpDir = join(tmp, `run-${i}`);
+      mkdirSync(tmpDir);
+      const out = await withScope((scope) =>
+        scenario.run({ durationSec: args.durationSec, scope, tmpDir, paths, certs: () => (certs ??= makeCerts(tmp)), log }),
+      );
+      baseline = out.baseline;
+      params = out.params;
+      runs.push([...out.rows]);
+    }
+  });
+
+  const rows = rate(medianRows(runs), baseline);
+  if (!rows.some((r) => r.path === baseline)) throw new Error(`scenario returned no rows for its baseline path ${baseline}`);
+  const report = {
+    scenario: scenario.name,
+    description: scenario.description,
+    command: ["bun run bench/run.ts", ...process.argv.slice(2)].join(" "),
+    durationSec: args.durationSec,
+    repeat: args.repeat,
+    baseline,
+    paths: paths.map((p) => p.name),
+    params,
+    machine,
+    elapsedSec: Math.round((Date.now() - started) / 100) / 10,
+    loadAverageAfter: loadavg().map((l) => Math.round(l * 100) / 100),
+    rows,
+  };
+  process.stdout.write(`\n${scenario.name} (${args.durationSec} s per load, ratios vs ${baseline})\n${textTable(report)}\n\n`);
+  const files = writeReport(RESULTS_DIR, report);
+  process.stdout.write(`wrote ${files.json}\nwrote ${files.md}\n`);
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  let args: BenchArgs;
+  let paths: TrafficPath[];
+  try {
+    args = parseArgs(argv);
+    paths = selectPaths(args.paths);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`bench: ${err.message}\n\n${usage()}\n`);
+    return 2;
+  }
+  if (args.help || args.scenario === null) {
+    process.stdout.write(`${usage()}\n`);
+    return 0;
+  }
+  const scenario = SCENARIOS.find((s) => s.name === args.scenario);
+  if (!scenario) {
+    process.stderr.write(`bench: unknown scenario "${args.scenario}"; known: ${SCENARIOS.map((s) => s.name).join(", ")} (--help lists them)\n`);
+    return 2;
+  }
+  try {
+    await runScenario(scenario, args, paths);
+    return 0;
+  } catch (err) {
+    process.stderr.write(`bench: ${scenario.name} failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

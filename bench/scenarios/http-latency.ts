@@ -1,0 +1,47 @@
+/**
+ * Small HTTP/1.1 requests: wrk against an nginx backend through each path, once with 64
+ * connections (throughput under load) and once with 1 connection (latency without queueing).
+ */
+import { measurePaths, type Measurement } from "../paths/measure.ts";
+import { BASELINE_PATH } from "../paths/index.ts";
+import { startNginx } from "../tools/nginx.ts";
+import { runWrk } from "../tools/wrk.ts";
+import type { Scenario } from "./scenario.ts";
+
+const BODY_BYTES = 128;
+const NGINX_WORKERS = 1;
+/** Each load: a label for the metric names, and wrk's connections and threads. */
+const LOADS = [
+  { label: "c64", connections: 64, threads: 2 },
+  { label: "c1", connections: 1, threads: 1 },
+] as const;
+
+export const httpLatency: Scenario = {
+  name: "http-latency",
+  description: `wrk --latency against nginx on 127.0.0.1 (${BODY_BYTES}-byte body, ${NGINX_WORKERS} worker, keep-alive) through each path, with 64 connections / 2 threads and with 1 connection: req/s, p50 and p99 latency, and proxy CPU per request.`,
+  tools: ["nginx", "wrk"],
+  async run(ctx) {
+    const backend = await startNginx(ctx.scope, ctx.tmpDir, { bodyBytes: BODY_BYTES, workers: NGINX_WORKERS });
+    const rows = await measurePaths(ctx, backend, async (session) => {
+      const out: Measurement[] = [];
+      for (const load of LOADS) {
+        const cpuBefore = session.proxyCpuSeconds();
+        const r = await runWrk(session.address, { ...load, durationSec: ctx.durationSec });
+        const cpu = session.proxyCpuSeconds() - cpuBefore;
+        if (r.socketErrors > 0) ctx.log(`${session.path} ${load.label}: warning: ${r.socketErrors} socket errors`);
+        out.push(
+          { metric: `${load.label} throughput`, value: r.requestsPerSec, unit: "req/s" },
+          { metric: `${load.label} p50 latency`, value: r.latencyMs[50] ?? NaN, unit: "ms" },
+          { metric: `${load.label} p99 latency`, value: r.latencyMs[99] ?? NaN, unit: "ms" },
+          { metric: `${load.label} proxy CPU per request`, value: r.requests > 0 ? (cpu / r.requests) * 1e6 : 0, unit: "µs" },
+        );
+      }
+      return out;
+    });
+    return {
+      baseline: BASELINE_PATH,
+      rows,
+      params: { tool: "wrk", loads: LOADS, bodyBytes: BODY_BYTES, nginxWorkers: NGINX_WORKERS, backend: "nginx 127.0.0.1" },
+    };
+  },
+};

@@ -1,0 +1,67 @@
+/**
+ * An nginx backend on loopback serving a small fixed body, with its own prefix, config, pid file,
+ * logs and temp paths in a private directory: nothing under /etc, /var or /run is touched. One
+ * worker, no access log, keep-alive effectively unlimited so a load run never reconnects (which
+ * through a TLS proxy would add handshakes to the figures).
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { freePort, hostPort, waitForPort, type Endpoint } from "../lib/net.ts";
+import { startDaemon } from "../lib/process.ts";
+import type { Scope } from "../lib/scope.ts";
+
+export interface NginxOptions {
+  readonly bodyBytes: number;
+  readonly workers: number;
+  readonly host?: string;
+}
+
+export function nginxConfig(dir: string, listen: Endpoint, o: NginxOptions): string {
+  const body = "x".repeat(Math.max(0, o.bodyBytes - 1)) + "\n";
+  const p = (name: string): string => join(dir, name);
+  return `daemon off;
+master_process on;
+worker_processes ${o.workers};
+pid ${p("nginx.pid")};
+error_log ${p("nginx-error.log")} warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${p("client_body")};
+  proxy_temp_path ${p("proxy")};
+  fastcgi_temp_path ${p("fastcgi")};
+  uwsgi_temp_path ${p("uwsgi")};
+  scgi_temp_path ${p("scgi")};
+  keepalive_requests 100000000;
+  keepalive_timeout 300s;
+  server {
+    listen ${hostPort(listen)};
+    location / {
+      default_type text/plain;
+      return 200 "${body}";
+    }
+  }
+}
+`;
+}
+
+export async function startNginx(scope: Scope, dir: string, o: NginxOptions): Promise<Endpoint> {
+  const endpoint = await freePort(o.host ?? "127.0.0.1");
+  const conf = join(dir, "nginx.conf");
+  writeFileSync(conf, nginxConfig(dir, endpoint, o));
+  // -e sets the error log before the config is read, so nginx never opens its compiled-in /var/log path.
+  const argv = ["nginx", "-p", dir, "-c", conf, "-e", join(dir, "nginx-error.log")];
+  const daemon = await startDaemon(scope, "nginx", argv, { logPath: join(dir, "nginx.out") });
+  await waitForPort(endpoint, {
+    giveUp: () => (daemon.exit() ? `nginx exited: ${daemon.logTail()}\n${readTail(join(dir, "nginx-error.log"))}` : null),
+  });
+  return endpoint;
+}
+
+function readTail(path: string): string {
+  try {
+    return readFileSync(path, "utf8").slice(-2000);
+  } catch {
+    return "";
+  }
+}

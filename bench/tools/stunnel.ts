@@ -1,0 +1,58 @@
+/**
+ * One stunnel4 process in the foreground with a generated config: TLS 1.3 only, mutual
+ * authentication against the run's CA (the client side also checks the server's name). Its log
+ * is its stderr, in the given directory; no pid file, no syslog.
+ */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { CertSet } from "../lib/certs.ts";
+import { loopback, waitForListen, type Endpoint } from "../lib/net.ts";
+import { startDaemon, type Daemon } from "../lib/process.ts";
+import type { Scope } from "../lib/scope.ts";
+
+export interface StunnelOptions {
+  readonly name: string;
+  readonly dir: string;
+  /** client: plaintext in, TLS out; server: TLS in, plaintext out. */
+  readonly role: "client" | "server";
+  readonly accept: Endpoint;
+  readonly connect: Endpoint;
+  readonly certs: CertSet;
+}
+
+/** stunnel splits host and port at the last colon, so IPv6 needs no brackets. */
+const address = (e: Endpoint): string => `${loopback(e).host}:${e.port}`;
+
+export function stunnelConfig(o: StunnelOptions): string {
+  const pair = o.role === "client" ? o.certs.client : o.certs.server;
+  return [
+    "foreground = yes",
+    "pid =",
+    "syslog = no",
+    "debug = notice",
+    `[${o.name}]`,
+    `client = ${o.role === "client" ? "yes" : "no"}`,
+    `accept = ${address(o.accept)}`,
+    `connect = ${address(o.connect)}`,
+    `cert = ${pair.cert}`,
+    `key = ${pair.key}`,
+    `CAfile = ${o.certs.caCert}`,
+    "verifyChain = yes",
+    o.role === "client" ? `checkHost = ${o.certs.serverName}` : "requireCert = yes",
+    "sslVersionMin = TLSv1.3",
+    "sslVersionMax = TLSv1.3",
+    "",
+  ].join("\n");
+}
+
+/** Start it and wait until it listens (without a probe connection, which would travel the chain). */
+export async function startStunnel(scope: Scope, o: StunnelOptions): Promise<Daemon> {
+  const conf = join(o.dir, `${o.name}.conf`);
+  writeFileSync(conf, stunnelConfig(o));
+  const daemon = await startDaemon(scope, o.name, ["stunnel", conf], { logPath: join(o.dir, `${o.name}.log`) });
+  await waitForListen(o.accept, {
+    timeoutMs: 10_000,
+    giveUp: () => (daemon.exit() ? `${o.name} exited: ${daemon.logTail()}` : null),
+  });
+  return daemon;
+}
