@@ -10,6 +10,8 @@ export interface CommandContext {
   readonly logs: LogControl;
   /** Standard output for the command's results (logs go to stderr). */
   readonly out: (text: string) => void;
+  /** Standard error, for warnings meant for the person at the terminal. */
+  readonly err: (text: string) => void;
 }
 
 export interface Command {

@@ -71,7 +71,7 @@ describe("mesh CLI", () => {
     expect(r.err).toContain("chatty");
   });
   test("commands not built yet say so and exit 3", async () => {
-    const r = await cli("control-plane");
+    const r = await cli("demo");
     expect(r.code).toBe(3);
     expect(r.err).toContain("not built yet");
   });

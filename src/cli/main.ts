@@ -67,5 +67,5 @@ async function dispatch(rt: RuntimePort, argv: readonly string[], io: CliIo): Pr
   const file = configPath ? { path: configPath, values: readConfigFile(configPath) } : undefined;
   const options = resolveOptions(specs, { flags: parsed.flags, env, ...(file ? { file } : {}) });
   const logs = createLogControl({ format: options["log-format"] as LogFormat, spec: options["log-level"] as string });
-  return command.run({ rt, options, positionals: parsed.positionals, logs, out: io.out });
+  return command.run({ rt, options, positionals: parsed.positionals, logs, out: io.out, err: io.err });
 }

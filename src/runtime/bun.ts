@@ -73,6 +73,18 @@ export const bunRuntime: RuntimePort = {
     return { close: () => watcher.close() };
   },
   openDatabase,
+  serveHttp: async (options, handler) => {
+    const server = Bun.serve({
+      hostname: options.host,
+      port: options.port,
+      fetch: handler,
+      ...(options.tls ? { tls: { cert: options.tls.cert, key: options.tls.key } } : {}),
+    });
+    return {
+      address: socketAddress(undefined, server.hostname, server.port),
+      close: (force) => server.stop(force ?? false),
+    };
+  },
   listenCapture: (options, onConnection) =>
     new Promise<CaptureListener>((resolveListener, reject) => {
       const server = net.createServer((socket) => {

@@ -136,6 +136,25 @@ export function runtimeContract(port: RuntimePort, env: ContractEnv): ContractCa
       },
     },
     {
+      name: "serves HTTP with a fetch handler and closes gracefully",
+      run: async () => {
+        const server = await port.serveHttp({ host: "127.0.0.1", port: 0 }, async (req) => {
+          const url = new URL(req.url);
+          return new Response(`${req.method} ${url.pathname} ${await req.text()}`, { status: 201, headers: { "x-runtime": port.name } });
+        });
+        try {
+          assert.ok(server.address.port > 0);
+          const res = await fetch(`http://127.0.0.1:${server.address.port}/a/b`, { method: "POST", body: "payload" });
+          assert.equal(res.status, 201);
+          assert.equal(res.headers.get("x-runtime"), port.name);
+          assert.equal(await res.text(), "POST /a/b payload");
+        } finally {
+          await server.close();
+        }
+        await assert.rejects(fetch(`http://127.0.0.1:${server.address.port}/`, { signal: AbortSignal.timeout(2000) }));
+      },
+    },
+    {
       name: "capture listener carries bytes; a direct connection has no foreign original destination",
       run: async () => {
         const listener = await port.listenCapture({ host: "127.0.0.1", port: 0 }, (conn) => {

@@ -35,6 +35,10 @@ export interface DenoApi {
   removeSignalListener(signal: SignalName, handler: () => void): void;
   watchFs(path: string, options?: { recursive: boolean }): DenoFsWatcher;
   exit(code: number): never;
+  serve(
+    options: { hostname: string; port: number; cert?: string; key?: string; onListen?: (addr: DenoNetAddr) => void },
+    handler: (request: Request) => Response | Promise<Response>,
+  ): { readonly addr: DenoNetAddr; shutdown(): Promise<void>; readonly finished: Promise<void> };
   execPath(): string;
   test(t: { name: string; ignore?: boolean; sanitizeOps?: boolean; sanitizeResources?: boolean; fn: () => Promise<void> }): void;
 }

@@ -113,6 +113,19 @@ export const denoRuntime: RuntimePort = {
     return { close: () => watcher.close() };
   },
   openDatabase,
+  serveHttp: async (options, handler) => {
+    const server = D.serve(
+      { hostname: options.host, port: options.port, onListen: () => {}, ...(options.tls ? { cert: options.tls.cert, key: options.tls.key } : {}) },
+      handler,
+    );
+    return {
+      address: addressOf(server.addr),
+      // Deno.serve's shutdown is always graceful; `force` cannot cut in-flight requests short there.
+      close: async () => {
+        await server.shutdown();
+      },
+    };
+  },
   listenCapture: async (options, onConnection) => {
     const listener = D.listen({ hostname: options.host, port: options.port, transport: "tcp" });
     const done = acceptLoop(listener, onConnection);

@@ -34,6 +34,22 @@ export interface CaptureListener {
   close(): Promise<void>;
 }
 
+/** A web-standard request handler (what hono's `app.fetch` is). */
+export type FetchHandler = (request: Request) => Response | Promise<Response>;
+
+export interface HttpServeOptions {
+  readonly host: string;
+  readonly port: number;
+  /** TLS with PEM strings; plain HTTP when absent. */
+  readonly tls?: { readonly cert: string; readonly key: string };
+}
+
+export interface HttpServer {
+  readonly address: SocketAddress;
+  /** Stop accepting; in-flight requests finish (graceful) unless `force`. */
+  close(force?: boolean): Promise<void>;
+}
+
 export interface Closer {
   close(): void;
 }
@@ -53,6 +69,8 @@ export interface RuntimePort {
   watchFile(path: string, onChange: () => void): Closer;
   /** Open (creating if needed) an embedded SQLite database; ":memory:" for a private one. */
   openDatabase(path: string): SqlDatabase;
+  /** Serve HTTP/1.1 with the runtime's native server (Bun.serve, Deno.serve): APIs, admin, metrics. */
+  serveHttp(options: HttpServeOptions, handler: FetchHandler): Promise<HttpServer>;
   /** Accept TCP connections, reporting each one's original destination (SO_ORIGINAL_DST). */
   listenCapture(
     options: CaptureListenOptions,
