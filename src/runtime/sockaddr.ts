@@ -4,6 +4,7 @@
  * read explicitly (family in host order, port in network order) so the result does not depend on
  * the machine's byte order for the port.
  */
+import { formatIp } from "../net/ip.ts";
 import type { SocketAddress } from "./port.ts";
 
 export const SOL_IP = 0;
@@ -24,34 +25,9 @@ export function decodeSockaddr(buf: Uint8Array, length: number): SocketAddress |
     return { family: 4, address: `${buf[4]}.${buf[5]}.${buf[6]}.${buf[7]}`, port };
   }
   if (family === AF_INET6 && length >= 24) {
-    const groups: string[] = [];
-    for (let i = 0; i < 8; i++) groups.push(view.getUint16(8 + i * 2, false).toString(16));
-    return { family: 6, address: compressIpv6(groups), port };
+    return { family: 6, address: formatIp(buf.subarray(8, 24)), port };
   }
   return null;
-}
-
-/** RFC 5952 text form: the longest run (≥ 2) of zero groups becomes "::". */
-function compressIpv6(groups: readonly string[]): string {
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < groups.length; ) {
-    if (groups[i] !== "0") {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < groups.length && groups[j] === "0") j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  if (bestLen < 2) return groups.join(":");
-  const head = groups.slice(0, bestStart).join(":");
-  const tail = groups.slice(bestStart + bestLen).join(":");
-  return `${head}::${tail}`;
 }
 
 /**

@@ -1,6 +1,6 @@
 /** Schema pieces several kinds share: label selectors, policy target references, ports, names. */
 import { z } from "zod";
-import { parseCidr } from "../../policy/ip.ts";
+import { parseCidr } from "../../net/ip.ts";
 import type { FieldIssue } from "./issues.ts";
 
 const LABEL_NAME = /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)$/;

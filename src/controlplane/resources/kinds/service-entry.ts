@@ -1,6 +1,6 @@
 /** ServiceEntry (networking.istio.io/v1): services outside the registry — hosts, VIPs, ports, endpoints. */
 import { z } from "zod";
-import { parseIp } from "../../../policy/ip.ts";
+import { parseIp } from "../../../net/ip.ts";
 import { cidrIssues, labels, portNumber } from "../common.ts";
 import { defineKind } from "../kind.ts";
 import type { FieldIssue } from "../issues.ts";

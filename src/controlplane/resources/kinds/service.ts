@@ -1,6 +1,6 @@
 /** Service (v1): a selector over workloads, ports, and the virtual IP clients dial. */
 import { z } from "zod";
-import { parseIp } from "../../../policy/ip.ts";
+import { parseIp } from "../../../net/ip.ts";
 import { labels, portNumber } from "../common.ts";
 import { defineKind } from "../kind.ts";
 import type { FieldIssue } from "../issues.ts";

@@ -4,7 +4,7 @@
  * the only node that may obtain its certificate).
  */
 import { z } from "zod";
-import { parseIp } from "../../../policy/ip.ts";
+import { parseIp } from "../../../net/ip.ts";
 import { isDnsSubdomain, labels, portNumber } from "../common.ts";
 import { defineKind } from "../kind.ts";
 

@@ -89,3 +89,31 @@ export function cidrContains(cidr: Cidr, address: Uint8Array): boolean {
   const mask = (0xff << (8 - rest)) & 0xff;
   return ((a[full] as number) & mask) === ((c[full] as number) & mask);
 }
+
+/** Canonical text of an address: dotted quad, or RFC 5952 IPv6 (lower case, longest zero run as "::"). */
+export function formatIp(bytes: Uint8Array): string {
+  if (bytes.length === 4) return bytes.join(".");
+  const groups: number[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(((bytes[i] as number) << 8) | (bytes[i + 1] as number));
+  let bestStart = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) [bestStart, bestLen] = [i, j - i];
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestLen < 2) return hex.join(":");
+  return `${hex.slice(0, bestStart).join(":")}::${hex.slice(bestStart + bestLen).join(":")}`;
+}
+
+/** The canonical text of an address given as text; null when it is not an address. */
+export function canonicalIp(text: string): string | null {
+  const bytes = parseIp(text);
+  return bytes ? formatIp(bytes) : null;
+}

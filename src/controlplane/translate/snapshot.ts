@@ -1,0 +1,56 @@
+/** The stored resources a translation reads, grouped by kind and typed. */
+import type { AuthorizationPolicySpec } from "../resources/kinds/authorization-policy.ts";
+import type { NamespaceSpec } from "../resources/kinds/namespace.ts";
+import type { PeerAuthenticationSpec } from "../resources/kinds/peer-authentication.ts";
+import type { ServiceSpec } from "../resources/kinds/service.ts";
+import type { WorkloadEntrySpec } from "../resources/kinds/workload-entry.ts";
+import type { Resource } from "../resources/resource.ts";
+
+/** The Gateway fields translation reads; the full schema lives with the Gateway kind. */
+export interface GatewayFields {
+  readonly gatewayClassName: string;
+  readonly listeners?: ReadonlyArray<{ name: string; port: number; protocol: string; allowedRoutes?: { namespaces?: { from?: string; selector?: { matchLabels?: Record<string, string> } } } }>;
+  readonly addresses?: ReadonlyArray<{ type?: string; value: string }>;
+}
+
+export interface ResourceSnapshot {
+  readonly namespaces: readonly Resource<NamespaceSpec>[];
+  readonly services: readonly Resource<ServiceSpec>[];
+  readonly workloadEntries: readonly Resource<WorkloadEntrySpec>[];
+  readonly authorizationPolicies: readonly Resource<AuthorizationPolicySpec>[];
+  readonly peerAuthentications: readonly Resource<PeerAuthenticationSpec>[];
+  readonly gateways: readonly Resource<GatewayFields>[];
+}
+
+export function snapshotOf(resources: readonly Resource[]): ResourceSnapshot {
+  const of = <S>(kind: string) => resources.filter((r) => r.kind === kind) as Resource<S>[];
+  return {
+    namespaces: of("Namespace"),
+    services: of("Service"),
+    workloadEntries: of("WorkloadEntry"),
+    authorizationPolicies: of("AuthorizationPolicy"),
+    peerAuthentications: of("PeerAuthentication"),
+    gateways: of("Gateway"),
+  };
+}
+
+export interface TranslateOptions {
+  readonly trustDomain: string;
+  /** The namespace whose selector-less policies apply mesh-wide (Istio: istio-system). */
+  readonly rootNamespace: string;
+  /** Service hostnames are <name>.<namespace>.svc.<clusterDomain>. */
+  readonly clusterDomain: string;
+}
+
+export const DEFAULT_TRANSLATE_OPTIONS: TranslateOptions = { trustDomain: "cluster.local", rootNamespace: "istio-system", clusterDomain: "cluster.local" };
+
+/** A finding for the operator: which resource, and what translation did about it. */
+export interface TranslationWarning {
+  readonly resource: string;
+  readonly message: string;
+}
+
+export function selectorMatches(selector: Readonly<Record<string, string>> | undefined, labels: Readonly<Record<string, string>>): boolean {
+  if (!selector) return false;
+  return Object.entries(selector).every(([k, v]) => labels[k] === v);
+}
