@@ -57,7 +57,7 @@ if (!only || only === "checks") {
   check("build dist/mesh", ["npm", "run", "--silent", "compile"]);
 }
 if (!only || only === "bun") {
-  suite("bun test", [bin("bun"), "test", "--reporter=junit", `--reporter-outfile=${join(reports, "bun.xml")}`], join(reports, "bun.xml"));
+  suite("bun test", [bin("bun"), "test", "--timeout=30000", "--reporter=junit", `--reporter-outfile=${join(reports, "bun.xml")}`], join(reports, "bun.xml"));
 }
 if (!only || only === "deno") {
   suite(

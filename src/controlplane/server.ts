@@ -15,17 +15,23 @@ import { createApiApp } from "./api/app.ts";
 import { createEtcdStore } from "./store/etcd-store.ts";
 import { createSqliteStore } from "./store/sqlite-store.ts";
 import type { ConfigStore } from "./store/store.ts";
+import { DEFAULT_TRANSLATE_OPTIONS } from "./translate/snapshot.ts";
+import { startXdsListener, type XdsListener } from "./xds/listener.ts";
+import { PushHub } from "./xds/push-hub.ts";
 
 export interface ControlPlaneConfig {
   readonly dataDir: string;
   readonly store: { readonly backend: "sqlite" } | { readonly backend: "etcd"; readonly endpoints: readonly string[]; readonly prefix?: string };
   readonly api: HostPort;
+  readonly xds: HostPort & { readonly tls?: { readonly cert: string; readonly key: string } };
   readonly adminTokenFile: string;
   readonly trustDomain: string;
 }
 
 export interface RunningControlPlane {
   readonly apiAddress: SocketAddress;
+  readonly xdsAddress: SocketAddress;
+  readonly hub: PushHub;
   readonly adminToken: string;
   readonly store: ConfigStore;
   close(): Promise<void>;
@@ -45,10 +51,18 @@ export async function startControlPlane(config: ControlPlaneConfig, rt: RuntimeP
   const adminToken = loadOrCreateAdminToken(config.adminTokenFile);
   const store = openStore(config, rt);
   const metrics = new MetricsRegistry();
+  const hub = new PushHub({ store, translate: { ...DEFAULT_TRANSLATE_OPTIONS, trustDomain: config.trustDomain }, log: logs.logger("xds"), metrics });
+  try {
+    await hub.start();
+  } catch (err) {
+    await store.close();
+    throw MeshError.from(err, "unavailable");
+  }
   const app = createApiApp({
     store,
     adminToken,
     metrics,
+    xds: hub,
     log: logs.logger("api"),
     ready: async () => {
       try {
@@ -60,19 +74,38 @@ export async function startControlPlane(config: ControlPlaneConfig, rt: RuntimeP
     },
   });
   let server;
+  let xds: XdsListener;
   try {
     server = await rt.serveHttp({ host: config.api.host, port: config.api.port }, (req) => app.fetch(req));
   } catch (err) {
+    hub.close();
     await store.close();
     throw new MeshError("unavailable", `cannot listen on ${config.api.host}:${config.api.port}: ${(err as Error).message}`, { cause: err });
   }
-  log.info("control plane started", { api: `${server.address.address}:${server.address.port}`, store: store.backend, dataDir: config.dataDir });
+  try {
+    xds = await startXdsListener({ host: config.xds.host, port: config.xds.port, ...(config.xds.tls ? { tls: config.xds.tls } : {}) }, hub, logs.logger("xds"));
+  } catch (err) {
+    await server.close(true);
+    hub.close();
+    await store.close();
+    throw new MeshError("unavailable", `cannot listen on ${config.xds.host}:${config.xds.port}: ${(err as Error).message}`, { cause: err });
+  }
+  if (!config.xds.tls) log.warn("xDS is served without TLS (h2c): for development and loopback only");
+  log.info("control plane started", {
+    api: `${server.address.address}:${server.address.port}`,
+    xds: `${xds.address.address}:${xds.address.port}`,
+    store: store.backend,
+    dataDir: config.dataDir,
+  });
   return {
     apiAddress: server.address,
+    xdsAddress: xds.address,
+    hub,
     adminToken,
     store,
     close: async () => {
-      await server.close();
+      await Promise.all([server.close(), xds.close()]);
+      hub.close();
       await store.close();
       log.info("control plane stopped");
     },

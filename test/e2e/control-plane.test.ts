@@ -22,7 +22,7 @@ afterEach(async () => {
 });
 
 async function startControlPlane(): Promise<string> {
-  cp = startMesh(["control-plane", "--data-dir", dataDir, "--api-address", "127.0.0.1:0"]);
+  cp = startMesh(["control-plane", "--data-dir", dataDir, "--api-address", "127.0.0.1:0", "--xds-address", "127.0.0.1:0"]);
   const started = await cp.waitForLog((l) => l.msg === "control plane started", "control plane started");
   return `http://${started.api as string}`;
 }

@@ -1,9 +1,27 @@
 /** `mesh control-plane`: config store, certificate authority, xDS server, REST API. */
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { MeshError } from "../../errors/mesh-error.ts";
+import type { OptionValues } from "../options.ts";
 import { startControlPlane } from "../../controlplane/server.ts";
 import type { Command } from "../command.ts";
 import { parseHostPort } from "../host-port.ts";
 import { runUntilSignal } from "../wait-for-signal.ts";
+
+function xdsTls(options: OptionValues): { tls?: { cert: string; key: string } } {
+  const cert = options["xds-tls-cert"] as string | undefined;
+  const key = options["xds-tls-key"] as string | undefined;
+  if (!cert && !key) return {};
+  if (!cert || !key) throw new MeshError("invalid_argument", "--xds-tls-cert and --xds-tls-key go together", { detail: { path: cert ? "--xds-tls-key" : "--xds-tls-cert" } });
+  const read = (file: string, flag: string) => {
+    try {
+      return readFileSync(file, "utf8");
+    } catch (err) {
+      throw new MeshError("invalid_argument", `${flag} ${file}: ${(err as Error).message}`, { detail: { path: flag } });
+    }
+  };
+  return { tls: { cert: read(cert, "--xds-tls-cert"), key: read(key, "--xds-tls-key") } };
+}
 
 export const controlPlaneCommand: Command = {
   name: "control-plane",
@@ -14,6 +32,9 @@ export const controlPlaneCommand: Command = {
     { name: "etcd-endpoints", type: "list", arg: "URLS", description: "etcd client URLs, comma-separated (with --store etcd)" },
     { name: "etcd-prefix", type: "string", arg: "PREFIX", default: "/mesh", description: "key prefix in etcd (several meshes can share one etcd)" },
     { name: "trust-domain", type: "string", default: "cluster.local", description: "SPIFFE trust domain of workload identities" },
+    { name: "xds-address", type: "address", arg: "HOST:PORT", default: "0.0.0.0:15012", description: "xDS listener (gRPC and Connect over HTTP/2)" },
+    { name: "xds-tls-cert", type: "string", arg: "FILE", description: "PEM certificate for the xDS listener (without it xDS is plaintext h2c: development only)" },
+    { name: "xds-tls-key", type: "string", arg: "FILE", description: "PEM private key for --xds-tls-cert" },
     { name: "api-address", type: "address", arg: "HOST:PORT", default: "0.0.0.0:15014", description: "REST API, health and metrics listener" },
     { name: "admin-token-file", type: "string", arg: "FILE", description: "admin token for the REST API; generated there on first start (default DATA-DIR/admin-token)" },
   ],
@@ -27,6 +48,7 @@ export const controlPlaneCommand: Command = {
             ? { backend: "etcd", endpoints: (options["etcd-endpoints"] as string[] | undefined) ?? [], prefix: options["etcd-prefix"] as string }
             : { backend: "sqlite" },
         api: parseHostPort(options["api-address"] as string),
+        xds: { ...parseHostPort(options["xds-address"] as string), ...xdsTls(options) },
         adminTokenFile: (options["admin-token-file"] as string | undefined) ?? join(dataDir, "admin-token"),
         trustDomain: options["trust-domain"] as string,
       },

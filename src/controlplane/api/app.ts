@@ -10,6 +10,8 @@
  *   GET    /api/v1/namespaces/{ns}/{plural}/{name}
  *   DELETE /api/v1/namespaces/{ns}/{plural}/{name}[?resourceVersion=N]
  *   GET|DELETE /api/v1/{plural}/{name}                cluster-scoped kinds (namespaces)
+ *   GET    /api/v1/xds/proxies                         connected proxies, their ACKs and NACKs
+ *   GET    /api/v1/analysis                            translation warnings (e.g. L7 rules at L4)
  */
 import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
@@ -26,12 +28,15 @@ import { tokenMatches } from "./admin-token.ts";
 import { planApply, planDeleteDocuments } from "./apply.ts";
 import { statusBody } from "./status.ts";
 import { watchResponse } from "./watch-stream.ts";
+import type { PushHub } from "../xds/push-hub.ts";
 
 export interface ApiDeps {
   readonly store: ConfigStore;
   readonly adminToken: string;
   readonly metrics: MetricsRegistry;
   readonly log: Logger;
+  /** The push pipeline, for the operator's view of proxies and translation warnings. */
+  readonly xds?: Pick<PushHub, "proxies" | "warnings" | "version">;
   /** Readiness beyond "the process is up" (e.g. the store answers). */
   readonly ready?: () => Promise<boolean>;
 }
@@ -95,6 +100,10 @@ export function createApiApp(deps: ApiDeps): Hono {
     const result = await commitAndCount(keys.map((key) => ({ type: "delete" as const, key })));
     return c.json({ revision: result.revision, items: result.results.map((r) => ({ ...describeStored(r.resource), outcome: r.outcome })) });
   });
+
+  // Operator views of the push pipeline: connected proxies (with NACKs) and translation warnings.
+  app.get("/api/v1/xds/proxies", (c) => c.json({ version: deps.xds?.version ?? "", items: deps.xds?.proxies() ?? [] }));
+  app.get("/api/v1/analysis", (c) => c.json({ version: deps.xds?.version ?? "", warnings: deps.xds?.warnings ?? [] }));
 
   const list = async (c: Context, def: KindDefinition<never>, namespace: string | undefined) => {
     const filter = { kind: def.kind, ...(namespace !== undefined ? { namespace } : {}) };

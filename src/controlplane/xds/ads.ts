@@ -1,0 +1,116 @@
+/**
+ * The AggregatedDiscoveryService's DeltaAggregatedResources, served with connect-node (gRPC and
+ * Connect protocols). One DeltaSession per stream; the stream's loop takes events from one queue —
+ * requests from the proxy, and "the config changed" from the push hub (coalesced: several changes
+ * waiting become one diff) — so the session state is only ever touched by one task.
+ */
+import { create } from "@bufbuild/protobuf";
+import { ConnectError, Code, type ServiceImpl, type HandlerContext } from "@connectrpc/connect";
+import type { AggregatedDiscoveryService } from "../../gen/envoy/service/discovery/v3/ads_pb.ts";
+import { DeltaDiscoveryResponseSchema, ResourceSchema, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse } from "../../gen/envoy/service/discovery/v3/discovery_pb.ts";
+import type { Logger } from "../../telemetry/log.ts";
+import { ZTUNNEL_TYPES } from "../../xds/type-urls.ts";
+import { DeltaSession, type DeltaRequest, type DeltaResponse } from "./delta-session.ts";
+import type { PushHub } from "./push-hub.ts";
+
+type Event = { kind: "request"; request: DeltaDiscoveryRequest } | { kind: "update" } | { kind: "end"; error?: unknown };
+
+/** A tiny async queue: push from anywhere, pull from the stream loop. */
+class EventQueue {
+  readonly #items: Event[] = [];
+  #wake: (() => void) | undefined;
+  #updatePending = false;
+  push(e: Event): void {
+    if (e.kind === "update") {
+      if (this.#updatePending) return;
+      this.#updatePending = true;
+    }
+    this.#items.push(e);
+    this.#wake?.();
+  }
+  async next(): Promise<Event> {
+    while (this.#items.length === 0) await new Promise<void>((r) => (this.#wake = r));
+    this.#wake = undefined;
+    const e = this.#items.shift() as Event;
+    if (e.kind === "update") this.#updatePending = false;
+    return e;
+  }
+}
+
+function toDomain(r: DeltaDiscoveryRequest): DeltaRequest {
+  return {
+    typeUrl: r.typeUrl,
+    subscribe: r.resourceNamesSubscribe,
+    unsubscribe: r.resourceNamesUnsubscribe,
+    initialVersions: r.initialResourceVersions,
+    responseNonce: r.responseNonce,
+    ...(r.errorDetail && r.responseNonce !== "" ? { errorDetail: { code: r.errorDetail.code, message: r.errorDetail.message } } : {}),
+  };
+}
+
+function toWire(r: DeltaResponse): DeltaDiscoveryResponse {
+  return create(DeltaDiscoveryResponseSchema, {
+    systemVersionInfo: r.systemVersion,
+    typeUrl: r.typeUrl,
+    nonce: r.nonce,
+    resources: r.resources.map((x) => create(ResourceSchema, { name: x.name, version: x.version, resource: x.any })),
+    removedResources: [...r.removed],
+  });
+}
+
+/** `shutdown` ends every open stream cleanly (status OK), so proxies reconnect to another replica. */
+export function adsService(hub: PushHub, log: Logger, shutdown: AbortSignal): ServiceImpl<typeof AggregatedDiscoveryService> {
+  return {
+    async *deltaAggregatedResources(requests: AsyncIterable<DeltaDiscoveryRequest>, ctx: HandlerContext) {
+      const queue = new EventQueue();
+      void (async () => {
+        try {
+          for await (const request of requests) queue.push({ kind: "request", request });
+          queue.push({ kind: "end" });
+        } catch (error) {
+          queue.push({ kind: "end", error });
+        }
+      })();
+      if (shutdown.aborted) return;
+      const first = await queue.next();
+      if (first.kind !== "request") return;
+      const node = first.request.node?.id ?? "";
+      const role = first.request.node?.cluster || "ztunnel";
+      if (node === "") throw new ConnectError("the first request must name its node (node.id)", Code.InvalidArgument);
+      if (role !== "ztunnel") throw new ConnectError(`role "${role}" is not served yet (node.cluster must be "ztunnel")`, Code.Unimplemented);
+      const session = new DeltaSession(ZTUNNEL_TYPES);
+      const record = hub.connect(node, role);
+      const off = hub.onChange(() => queue.push({ kind: "update" }));
+      const abort = () => queue.push({ kind: "end" });
+      ctx.signal.addEventListener("abort", abort, { once: true });
+      shutdown.addEventListener("abort", abort, { once: true });
+      log.info("proxy connected", { node, role });
+      try {
+        let event: Event = first;
+        for (;;) {
+          let responses: readonly DeltaResponse[] = [];
+          if (event.kind === "end") break;
+          if (event.kind === "request") {
+            const out = session.onRequest(toDomain(event.request), hub.ztunnelResources(node), hub.version);
+            if (out.acked) record.lastAck = { ...out.acked, at: new Date().toISOString() };
+            if (out.nacked) hub.recordNack(record, out.nacked);
+            responses = out.responses;
+          } else {
+            responses = session.onUpdate(hub.ztunnelResources(node), hub.version);
+          }
+          for (const r of responses) {
+            hub.countPush(r.typeUrl);
+            yield toWire(r);
+          }
+          event = await queue.next();
+        }
+      } finally {
+        off();
+        ctx.signal.removeEventListener("abort", abort);
+        shutdown.removeEventListener("abort", abort);
+        hub.disconnect(record);
+        log.info("proxy disconnected", { node, role });
+      }
+    },
+  };
+}

@@ -1,0 +1,88 @@
+import { describe, expect, test } from "bun:test";
+import { DeltaSession, type DeltaRequest, type DeltaResponse } from "./delta-session.ts";
+import { ResourceEncoder, type ResourceIndex } from "./resources.ts";
+
+const T = "type.googleapis.com/mesh.xds.v1.Workload";
+const OTHER = "type.googleapis.com/mesh.xds.v1.Service";
+const encoder = new ResourceEncoder();
+
+function index(items: Record<string, string>, type = T): ResourceIndex {
+  return new Map([[type, new Map(Object.entries(items).map(([name, content]) => [name, encoder.encode(type, name, new TextEncoder().encode(content))]))]]);
+}
+
+function req(partial: Partial<DeltaRequest>): DeltaRequest {
+  return { typeUrl: T, subscribe: [], unsubscribe: [], initialVersions: {}, responseNonce: "", ...partial };
+}
+
+const names = (r: DeltaResponse) => r.resources.map((x) => x.name);
+
+describe("DeltaSession", () => {
+  test("wildcard: everything first, then only changes and removals", () => {
+    const s = new DeltaSession([T]);
+    const v1 = index({ a: "1", b: "1" });
+    const first = s.onRequest(req({}), v1, "v1");
+    expect(first.responses.map(names)).toEqual([["a", "b"]]);
+    expect(first.responses[0]?.nonce).toBe("1");
+    expect(s.onRequest(req({ responseNonce: "1" }), v1, "v1")).toEqual({ responses: [], acked: { typeUrl: T, nonce: "1" } });
+    expect(s.onUpdate(v1, "v1")).toEqual([]);
+    const v2 = s.onUpdate(index({ a: "2", c: "1" }), "v2");
+    expect(v2.map((r) => [names(r), r.removed, r.systemVersion])).toEqual([[["a", "c"], ["b"], "v2"]]);
+  });
+
+  test("a reconnecting client sends its versions and gets only what differs", () => {
+    const current = index({ a: "1", b: "2", c: "3" });
+    const a = current.get(T)?.get("a")?.version as string;
+    const s = new DeltaSession([T]);
+    const out = s.onRequest(req({ initialVersions: { a, b: "stale", gone: "x" } }), current, "v");
+    expect(out.responses.map((r) => [names(r), r.removed])).toEqual([[["b", "c"], ["gone"]]]);
+  });
+
+  test("an up-to-date reconnect still gets one (empty) response, so it knows it is in sync", () => {
+    const current = index({ a: "1" });
+    const s = new DeltaSession([T]);
+    const out = s.onRequest(req({ initialVersions: { a: current.get(T)?.get("a")?.version as string } }), current, "v");
+    expect(out.responses.map((r) => [names(r), r.removed])).toEqual([[[], []]]);
+  });
+
+  test("named subscriptions: only what was asked for; unsubscribing forgets silently", () => {
+    const s = new DeltaSession([T]);
+    const current = index({ a: "1", b: "1", c: "1" });
+    expect(s.onRequest(req({ subscribe: ["a"] }), current, "v").responses.map(names)).toEqual([["a"]]);
+    expect(s.onRequest(req({ subscribe: ["b", "zzz"], responseNonce: "1" }), current, "v").responses.map(names)).toEqual([["b"]]);
+    expect(s.onRequest(req({ unsubscribe: ["a"] }), current, "v").responses).toEqual([]);
+    expect(s.onUpdate(index({ a: "2", b: "2", c: "2" }), "v2").map(names)).toEqual([["b"]]);
+  });
+
+  test("a NACK is recorded with the resources it covered and not retried until they change", () => {
+    const s = new DeltaSession([T]);
+    s.onRequest(req({}), index({ a: "1" }), "v1");
+    const v2 = index({ a: "bad", b: "1" });
+    const push = s.onUpdate(v2, "v2");
+    const out = s.onRequest(req({ responseNonce: push[0]?.nonce as string, errorDetail: { code: 3, message: "a: bad port" } }), v2, "v2");
+    expect(out.nacked).toEqual({ typeUrl: T, nonce: push[0]?.nonce as string, message: "a: bad port", resources: ["a", "b"] });
+    expect(out.responses).toEqual([]);
+    expect(s.onUpdate(v2, "v2")).toEqual([]);
+    expect(s.onUpdate(index({ a: "fixed", b: "1" }), "v3").map(names)).toEqual([["a"]]);
+  });
+
+  test("types are independent, and unknown types are refused", () => {
+    const s = new DeltaSession([T, OTHER]);
+    const both: ResourceIndex = new Map([...index({ a: "1" }), ...index({ x: "1" }, OTHER)]);
+    expect(s.onRequest(req({}), both, "v").responses.map(names)).toEqual([["a"]]);
+    expect(s.onRequest(req({ typeUrl: OTHER }), both, "v").responses.map(names)).toEqual([["x"]]);
+    expect(s.subscribedTypes).toEqual([T, OTHER]);
+    expect(s.onRequest(req({ typeUrl: "type.googleapis.com/envoy.config.cluster.v3.Cluster" }), both, "v").nacked?.message).toContain("not served");
+  });
+
+  test("large pushes are split below the size limit; removals ride on the last part", () => {
+    const s = new DeltaSession([T], 200);
+    s.onRequest(req({}), index({ old: "x" }), "v1");
+    const big = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`r${i}`, "x".repeat(50)]));
+    const out = s.onUpdate(index(big), "v2");
+    expect(out.length).toBeGreaterThan(3);
+    for (const r of out) expect(r.resources.reduce((n, x) => n + x.size, 0)).toBeLessThanOrEqual(200);
+    expect(out.flatMap(names)).toHaveLength(10);
+    expect(out.map((r) => r.removed)).toEqual([...Array(out.length - 1).fill([]), ["old"]]);
+    expect(new Set(out.map((r) => r.nonce)).size).toBe(out.length);
+  });
+});

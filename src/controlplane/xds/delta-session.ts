@@ -1,0 +1,152 @@
+/**
+ * The delta xDS protocol for one stream, as a state machine with no I/O: requests and resource
+ * updates in, responses and ACK/NACK records out. Semantics follow Envoy's incremental xDS:
+ * - per type URL, a subscription is a wildcard (empty first subscribe list, or "*") or a set of names;
+ * - the server tracks which version of each resource the client has (seeded from
+ *   initial_resource_versions on reconnect, so nothing unchanged is sent again) and sends only
+ *   what differs, plus removed_resources for what disappeared;
+ * - every response has a fresh nonce; a request echoing it with error_detail is a NACK: recorded,
+ *   never retried with the same versions (the next change sends again), and it never holds back
+ *   other resources or other types;
+ * - responses are split so that none exceeds `maxResponseBytes` (grpc clients cap at 4 MiB).
+ */
+import type { EncodedResource, ResourceIndex } from "./resources.ts";
+
+export interface DeltaRequest {
+  readonly typeUrl: string;
+  readonly subscribe: readonly string[];
+  readonly unsubscribe: readonly string[];
+  readonly initialVersions: Readonly<Record<string, string>>;
+  readonly responseNonce: string;
+  readonly errorDetail?: { readonly code: number; readonly message: string };
+}
+
+export interface DeltaResponse {
+  readonly typeUrl: string;
+  readonly nonce: string;
+  readonly systemVersion: string;
+  readonly resources: readonly EncodedResource[];
+  readonly removed: readonly string[];
+}
+
+export interface NackRecord {
+  readonly typeUrl: string;
+  readonly nonce: string;
+  readonly message: string;
+  readonly resources: readonly string[];
+}
+
+export interface SessionOutput {
+  readonly responses: readonly DeltaResponse[];
+  readonly acked?: { readonly typeUrl: string; readonly nonce: string };
+  readonly nacked?: NackRecord;
+}
+
+interface TypeState {
+  wildcard: boolean;
+  readonly names: Set<string>;
+  /** What the client has: name → version. */
+  readonly known: Map<string, string>;
+}
+
+export const DEFAULT_MAX_RESPONSE_BYTES = 3 * 1024 * 1024;
+const MAX_IN_FLIGHT = 256;
+
+export class DeltaSession {
+  readonly #types = new Map<string, TypeState>();
+  readonly #inFlight = new Map<string, { typeUrl: string; names: string[] }>();
+  readonly #allowed: ReadonlySet<string>;
+  readonly #maxBytes: number;
+  #nonce = 0;
+
+  constructor(allowedTypes: readonly string[], maxResponseBytes = DEFAULT_MAX_RESPONSE_BYTES) {
+    this.#allowed = new Set(allowedTypes);
+    this.#maxBytes = maxResponseBytes;
+  }
+
+  /** The types this stream has subscribed to. */
+  get subscribedTypes(): string[] {
+    return [...this.#types.keys()];
+  }
+
+  /** Resources the client has, per type (for the operator's view of a proxy). */
+  known(typeUrl: string): ReadonlyMap<string, string> {
+    return this.#types.get(typeUrl)?.known ?? new Map();
+  }
+
+  onRequest(req: DeltaRequest, current: ResourceIndex, systemVersion: string): SessionOutput {
+    if (!this.#allowed.has(req.typeUrl)) {
+      return { responses: [], nacked: { typeUrl: req.typeUrl, nonce: req.responseNonce, message: `type ${req.typeUrl} is not served to this proxy`, resources: [] } };
+    }
+    let ackRecord: SessionOutput["acked"];
+    let nackRecord: SessionOutput["nacked"];
+    if (req.responseNonce !== "") {
+      const sent = this.#inFlight.get(req.responseNonce);
+      this.#inFlight.delete(req.responseNonce);
+      if (req.errorDetail) {
+        nackRecord = { typeUrl: req.typeUrl, nonce: req.responseNonce, message: req.errorDetail.message, resources: sent?.names ?? [] };
+      } else {
+        ackRecord = { typeUrl: req.typeUrl, nonce: req.responseNonce };
+      }
+    }
+    let state = this.#types.get(req.typeUrl);
+    const first = state === undefined;
+    if (!state) {
+      state = { wildcard: req.subscribe.length === 0, names: new Set(), known: new Map(Object.entries(req.initialVersions)) };
+      this.#types.set(req.typeUrl, state);
+    }
+    for (const name of req.subscribe) {
+      if (name === "*") state.wildcard = true;
+      else state.names.add(name);
+    }
+    for (const name of req.unsubscribe) {
+      if (name === "*") state.wildcard = false;
+      else {
+        state.names.delete(name);
+        if (!state.wildcard) state.known.delete(name);
+      }
+    }
+    const changedSubscription = first || req.subscribe.length > 0 || req.unsubscribe.length > 0;
+    const responses = changedSubscription ? this.#diff(req.typeUrl, state, current, systemVersion, first) : [];
+    return { responses, ...(ackRecord ? { acked: ackRecord } : {}), ...(nackRecord ? { nacked: nackRecord } : {}) };
+  }
+
+  /** New resources for this proxy: what changed for each subscribed type. */
+  onUpdate(current: ResourceIndex, systemVersion: string): DeltaResponse[] {
+    const out: DeltaResponse[] = [];
+    for (const [typeUrl, state] of this.#types) out.push(...this.#diff(typeUrl, state, current, systemVersion, false));
+    return out;
+  }
+
+  #diff(typeUrl: string, state: TypeState, current: ResourceIndex, systemVersion: string, alwaysRespond: boolean): DeltaResponse[] {
+    const available = current.get(typeUrl) ?? new Map<string, EncodedResource>();
+    const wanted = (name: string) => state.wildcard || state.names.has(name);
+    const changed: EncodedResource[] = [];
+    for (const [name, resource] of available) {
+      if (wanted(name) && state.known.get(name) !== resource.version) changed.push(resource);
+    }
+    const removed: string[] = [];
+    for (const name of state.known.keys()) if (!available.has(name) || !wanted(name)) removed.push(name);
+    for (const r of changed) state.known.set(r.name, r.version);
+    for (const name of removed) state.known.delete(name);
+    if (changed.length === 0 && removed.length === 0 && !alwaysRespond) return [];
+
+    const chunks: EncodedResource[][] = [[]];
+    let bytes = 0;
+    for (const r of changed) {
+      if (bytes + r.size > this.#maxBytes && (chunks[chunks.length - 1] as EncodedResource[]).length > 0) {
+        chunks.push([]);
+        bytes = 0;
+      }
+      (chunks[chunks.length - 1] as EncodedResource[]).push(r);
+      bytes += r.size;
+    }
+    return chunks.map((resources, i) => {
+      const nonce = String(++this.#nonce);
+      this.#inFlight.set(nonce, { typeUrl, names: resources.map((r) => r.name) });
+      // A client that never answers must not grow this without bound.
+      if (this.#inFlight.size > MAX_IN_FLIGHT) this.#inFlight.delete(this.#inFlight.keys().next().value as string);
+      return { typeUrl, nonce, systemVersion, resources, removed: i === chunks.length - 1 ? removed : [] };
+    });
+  }
+}

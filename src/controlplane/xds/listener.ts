@@ -1,0 +1,65 @@
+/**
+ * The xDS listener: HTTP/2 (TLS when a certificate is configured, h2c otherwise) serving the
+ * ADS through connect-node for the gRPC and Connect protocols, so Envoy-style gRPC clients and
+ * Connect clients both work. close() stops accepting and ends open streams.
+ */
+import http2 from "node:http2";
+import type { AddressInfo } from "node:net";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { AggregatedDiscoveryService } from "../../gen/envoy/service/discovery/v3/ads_pb.ts";
+import type { SocketAddress } from "../../runtime/port.ts";
+import type { Logger } from "../../telemetry/log.ts";
+import { adsService } from "./ads.ts";
+import type { PushHub } from "./push-hub.ts";
+
+export interface XdsListenerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly tls?: { readonly cert: string; readonly key: string };
+}
+
+export interface XdsListener {
+  readonly address: SocketAddress;
+  close(): Promise<void>;
+}
+
+/** How long open connections get to finish after their streams were ended, before they are cut. */
+const CLOSE_GRACE_MS = 2000;
+
+export async function startXdsListener(options: XdsListenerOptions, hub: PushHub, log: Logger): Promise<XdsListener> {
+  const shutdown = new AbortController();
+  const handler = connectNodeAdapter({
+    routes: (router) => router.service(AggregatedDiscoveryService, adsService(hub, log, shutdown.signal)),
+    grpcWeb: false,
+    // Large pushes are split below 4 MiB by the session; allow headroom for requests with many versions.
+    readMaxBytes: 16 * 1024 * 1024,
+  });
+  const server = options.tls
+    ? http2.createSecureServer({ cert: options.tls.cert, key: options.tls.key, allowHTTP1: false, minVersion: "TLSv1.3" }, handler)
+    : http2.createServer({}, handler);
+  const sessions = new Set<http2.ServerHttp2Session>();
+  server.on("session", (s: http2.ServerHttp2Session) => {
+    sessions.add(s);
+    s.once("close", () => sessions.delete(s));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const a = server.address() as AddressInfo;
+  return {
+    address: { family: a.family === "IPv6" ? 6 : 4, address: a.address, port: a.port },
+    close: () =>
+      new Promise<void>((resolve) => {
+        shutdown.abort(); // every stream ends with status OK
+        server.close(() => resolve());
+        for (const s of sessions) s.close();
+        setTimeout(() => {
+          for (const s of sessions) s.destroy();
+        }, CLOSE_GRACE_MS).unref?.();
+      }),
+  };
+}

@@ -1,0 +1,67 @@
+/**
+ * xDS resources as the server holds them: encoded once per content, versioned by a hash of
+ * their bytes, and shared by every stream that sends them (the same bytes go to every ztunnel).
+ * An encoder cache keeps the previous push's objects, so a resource whose content did not change
+ * keeps its identity and version and is never sent again.
+ */
+import { createHash } from "node:crypto";
+import { create } from "@bufbuild/protobuf";
+import { AnySchema, type Any } from "@bufbuild/protobuf/wkt";
+import { AUTHORIZATION_TYPE, SERVICE_TYPE, WORKLOAD_TYPE } from "../../xds/type-urls.ts";
+import { resourceName, type ZtunnelView } from "../../xds/view.ts";
+import { encodeAuthorization, encodeService, encodeWorkload } from "../../xds/wire.ts";
+
+export interface EncodedResource {
+  readonly name: string;
+  readonly version: string;
+  readonly any: Any;
+  /** Encoded size, for splitting responses. */
+  readonly size: number;
+}
+
+/** type URL → name → resource. */
+export type ResourceIndex = ReadonlyMap<string, ReadonlyMap<string, EncodedResource>>;
+
+export class ResourceEncoder {
+  #cache = new Map<string, EncodedResource>();
+
+  encode(typeUrl: string, name: string, bytes: Uint8Array): EncodedResource {
+    const version = createHash("sha256").update(bytes).digest("base64url").slice(0, 16);
+    const key = `${typeUrl}\u0000${name}`;
+    const cached = this.#cache.get(key);
+    if (cached && cached.version === version) return cached;
+    const resource = { name, version, any: create(AnySchema, { typeUrl, value: bytes }), size: bytes.length + name.length + typeUrl.length + 32 };
+    this.#cache.set(key, resource);
+    return resource;
+  }
+
+  /** Forget resources that no longer exist (call after each full build). */
+  retain(index: ResourceIndex): void {
+    const keep = new Set<string>();
+    for (const [typeUrl, byName] of index) for (const name of byName.keys()) keep.add(`${typeUrl}\u0000${name}`);
+    for (const key of this.#cache.keys()) if (!keep.has(key)) this.#cache.delete(key);
+  }
+}
+
+export function encodeZtunnelView(view: ZtunnelView, encoder: ResourceEncoder): ResourceIndex {
+  const workloads = new Map<string, EncodedResource>();
+  for (const w of view.workloads) {
+    const name = resourceName(w.namespace, w.name);
+    workloads.set(name, encoder.encode(WORKLOAD_TYPE, name, encodeWorkload(w)));
+  }
+  const services = new Map<string, EncodedResource>();
+  for (const s of view.services) {
+    const name = resourceName(s.namespace, s.hostname);
+    services.set(name, encoder.encode(SERVICE_TYPE, name, encodeService(s)));
+  }
+  const authorizations = new Map<string, EncodedResource>();
+  for (const a of view.authorizations) {
+    const name = resourceName(a.namespace, a.name);
+    authorizations.set(name, encoder.encode(AUTHORIZATION_TYPE, name, encodeAuthorization(a)));
+  }
+  return new Map([
+    [WORKLOAD_TYPE, workloads],
+    [SERVICE_TYPE, services],
+    [AUTHORIZATION_TYPE, authorizations],
+  ]);
+}
