@@ -1,0 +1,62 @@
+/**
+ * Loading the CA's signing material: the operator's (plug-in CA: a root or an intermediate, its
+ * key, and the chain up to the root) or a root mesh generates on first start and keeps in the
+ * secret store. Roots are ECDSA P-256, valid ten years.
+ */
+import { readFileSync } from "node:fs";
+import { MeshError } from "../../errors/mesh-error.ts";
+import { ECDSA_P256 } from "../../identity/x509/csr.ts";
+import { certificateToPem, createRootCertificate, parseCertificateChainPem, parseCertificatePem, summarize } from "../../identity/x509/certificate.ts";
+import { exportPrivateKeyPem, importSigningKeyPem } from "../../identity/x509/keys.ts";
+import type { CaMaterial } from "./authority.ts";
+import type { SecretStore } from "./secrets.ts";
+
+const ROOT_LIFETIME_MS = 10 * 365 * 24 * 3600_000;
+
+export interface PluginCaFiles {
+  readonly certFile: string;
+  readonly keyFile: string;
+  /** Intermediates above the signing certificate, up to the root (root last); absent when the signing certificate is the root. */
+  readonly chainFile?: string;
+}
+
+function readFile(path: string, what: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (err) {
+    throw new MeshError("invalid_argument", `${what} ${path}: ${(err as Error).message}`);
+  }
+}
+
+export async function loadPluginCa(files: PluginCaFiles): Promise<CaMaterial> {
+  const certPem = readFile(files.certFile, "--ca-cert");
+  const certificate = parseCertificatePem(certPem);
+  if (!summarize(certificate).isCa) throw new MeshError("invalid_argument", `--ca-cert ${files.certFile} is not a CA certificate (basicConstraints CA:TRUE)`);
+  const key = await importSigningKeyPem(readFile(files.keyFile, "--ca-key"));
+  const above = files.chainFile ? parseCertificateChainPem(readFile(files.chainFile, "--ca-chain")) : [];
+  const chain = [certificate, ...above];
+  // The key must belong to the certificate: sign a probe and verify it with the certificate's key.
+  const probe = new TextEncoder().encode("mesh plug-in CA key check");
+  const algorithm = key.algorithm.name === "ECDSA" ? { name: "ECDSA", hash: "SHA-256" } : { name: key.algorithm.name };
+  const signature = await crypto.subtle.sign(algorithm, key, probe);
+  const publicKey = await certificate.getPublicKey();
+  if (!(await crypto.subtle.verify(algorithm, publicKey, signature, probe))) {
+    throw new MeshError("invalid_argument", `--ca-key ${files.keyFile} does not match --ca-cert ${files.certFile}`);
+  }
+  const root = chain[chain.length - 1] as (typeof chain)[number];
+  return { signing: { certificate, key }, chain: chain.map(certificateToPem), trustBundle: [certificateToPem(root)] };
+}
+
+export async function loadOrCreateRoot(secrets: SecretStore, trustDomain: string, now: Date): Promise<CaMaterial> {
+  let secret = await secrets.get("ca");
+  if (!secret) {
+    const keys = (await crypto.subtle.generateKey(ECDSA_P256, true, ["sign", "verify"])) as CryptoKeyPair;
+    const root = await createRootCertificate(keys, trustDomain, new Date(now.getTime() - 3600_000), new Date(now.getTime() + ROOT_LIFETIME_MS));
+    secret = await secrets.createOrGet("ca", { "root-cert.pem": certificateToPem(root), "root-key.pem": await exportPrivateKeyPem(keys.privateKey) });
+  }
+  const certPem = secret["root-cert.pem"];
+  const keyPem = secret["root-key.pem"];
+  if (!certPem || !keyPem) throw new MeshError("failed_precondition", "stored CA secret is incomplete (needs root-cert.pem and root-key.pem)");
+  const certificate = parseCertificatePem(certPem);
+  return { signing: { certificate, key: await importSigningKeyPem(keyPem) }, chain: [certPem], trustBundle: [certPem] };
+}
