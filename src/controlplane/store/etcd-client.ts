@@ -67,8 +67,10 @@ export class EtcdClient {
 
   async #post<T>(path: string, body: unknown, signal?: AbortSignal): Promise<{ res: Response; json: () => Promise<T> }> {
     let lastError: unknown;
-    for (let attempt = 0; attempt < this.#endpoints.length; attempt++) {
-      const endpoint = this.#endpoints[0] as string;
+    // Each request tries every endpoint once, in the order preferred when it started; concurrent
+    // requests share the preference, so a failed endpoint is moved to the back by name (rotating
+    // the shared list could bring the dead member back to the front for another request).
+    for (const endpoint of [...this.#endpoints]) {
       try {
         const res = await fetch(`${endpoint}${path}`, {
           method: "POST",
@@ -85,7 +87,8 @@ export class EtcdClient {
       } catch (err) {
         if (err instanceof MeshError || signal?.aborted) throw err;
         lastError = err;
-        this.#endpoints.push(this.#endpoints.shift() as string); // try the next member
+        const i = this.#endpoints.indexOf(endpoint);
+        if (i >= 0) this.#endpoints.push(...this.#endpoints.splice(i, 1)); // try the next member
       }
     }
     throw new MeshError("unavailable", `etcd unreachable at ${this.#endpoints.join(", ")}: ${(lastError as Error)?.message ?? lastError}`, { cause: lastError });
