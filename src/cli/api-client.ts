@@ -37,7 +37,7 @@ export function apiClient(options: OptionValues): ApiClient {
       try {
         res = await fetch(`${server}${path}`, {
           method,
-          headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { "content-type": "application/yaml" } : {}) },
+          headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { "content-type": body.startsWith("{") ? "application/json" : "application/yaml" } : {}) },
           ...(body !== undefined ? { body } : {}),
           signal: AbortSignal.timeout(30_000),
         });

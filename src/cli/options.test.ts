@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { MeshError } from "../errors/mesh-error.ts";
-import { parseDuration, formatDuration } from "./duration.ts";
+import { parseDuration, formatDuration } from "../util/duration.ts";
 import { convertValue, envNameFor, type OptionSpec, parseArgv, resolveOptions } from "./options.ts";
 
 const specs: OptionSpec[] = [

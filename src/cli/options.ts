@@ -8,7 +8,7 @@
  * names), the option's default.
  */
 import { MeshError } from "../errors/mesh-error.ts";
-import { parseDuration } from "./duration.ts";
+import { parseDuration } from "../util/duration.ts";
 
 export type OptionType = "string" | "int" | "bool" | "enum" | "duration" | "list" | "address";
 

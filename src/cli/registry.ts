@@ -3,6 +3,7 @@ import type { Command } from "./command.ts";
 import { controlPlaneCommand } from "./commands/control-plane.ts";
 import { demoCommand } from "./commands/demo.ts";
 import { applyCommand, deleteCommand, getCommand } from "./commands/resources.ts";
+import { tokenCommand } from "./commands/token.ts";
 import { versionCommand } from "./commands/version.ts";
 import { waypointCommand } from "./commands/waypoint.ts";
 import { ztunnelCommand } from "./commands/ztunnel.ts";
@@ -15,6 +16,7 @@ export const COMMANDS: readonly Command[] = [
   applyCommand,
   getCommand,
   deleteCommand,
+  tokenCommand,
   versionCommand,
 ];
 

@@ -6,7 +6,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { MeshError } from "../errors/mesh-error.ts";
-import type { HostPort } from "../cli/host-port.ts";
+import type { HostPort } from "../util/host-port.ts";
 import type { RuntimePort, SocketAddress } from "../runtime/port.ts";
 import type { LogControl } from "../telemetry/log.ts";
 import { MetricsRegistry } from "../telemetry/metrics.ts";
@@ -18,6 +18,12 @@ import type { ConfigStore } from "./store/store.ts";
 import { DEFAULT_TRANSLATE_OPTIONS } from "./translate/snapshot.ts";
 import { startXdsListener, type XdsListener } from "./xds/listener.ts";
 import { PushHub } from "./xds/push-hub.ts";
+import { DEFAULT_CA_SETTINGS, type CaMaterial, type CaSettings } from "./ca/authority.ts";
+import { caService } from "./ca/ca-service.ts";
+import { loadOrCreateRoot, loadPluginCa, type PluginCaFiles } from "./ca/material.ts";
+import { createNodeTokens, type NodeTokens } from "./ca/node-tokens.ts";
+import { fileSecrets, storeSecrets } from "./ca/secrets.ts";
+import { IstioCertificateService } from "../gen/istio/v1/auth/ca_pb.ts";
 
 export interface ControlPlaneConfig {
   readonly dataDir: string;
@@ -26,9 +32,17 @@ export interface ControlPlaneConfig {
   readonly xds: HostPort & { readonly tls?: { readonly cert: string; readonly key: string } };
   readonly adminTokenFile: string;
   readonly trustDomain: string;
+  /** Defaults: a generated root, 24 h leaves, at most 7 days. */
+  readonly ca?: {
+    readonly plugin?: PluginCaFiles;
+    readonly defaultTtlMs?: number;
+    readonly maxTtlMs?: number;
+  };
 }
 
 export interface RunningControlPlane {
+  readonly tokens: NodeTokens;
+  readonly ca: CaMaterial;
   readonly apiAddress: SocketAddress;
   readonly xdsAddress: SocketAddress;
   readonly hub: PushHub;
@@ -58,10 +72,29 @@ export async function startControlPlane(config: ControlPlaneConfig, rt: RuntimeP
     await store.close();
     throw MeshError.from(err, "unavailable");
   }
+  // Secrets (CA root, token key) are files in the data directory, or shared through etcd by replicas.
+  const secrets = store.backend === "etcd" ? storeSecrets(store) : fileSecrets(config.dataDir);
+  let material: CaMaterial;
+  let tokens: NodeTokens;
+  try {
+    material = config.ca?.plugin ? await loadPluginCa(config.ca.plugin) : await loadOrCreateRoot(secrets, config.trustDomain, new Date());
+    tokens = await createNodeTokens({ secrets, store, issuer: `mesh://${config.trustDomain}` });
+  } catch (err) {
+    hub.close();
+    await store.close();
+    throw err;
+  }
+  const caSettings: CaSettings = {
+    ...DEFAULT_CA_SETTINGS,
+    trustDomain: config.trustDomain,
+    defaultTtlMs: config.ca?.defaultTtlMs ?? DEFAULT_CA_SETTINGS.defaultTtlMs,
+    maxTtlMs: config.ca?.maxTtlMs ?? DEFAULT_CA_SETTINGS.maxTtlMs,
+  };
   const app = createApiApp({
     store,
     adminToken,
     metrics,
+    tokens,
     xds: hub,
     log: logs.logger("api"),
     ready: async () => {
@@ -83,7 +116,12 @@ export async function startControlPlane(config: ControlPlaneConfig, rt: RuntimeP
     throw new MeshError("unavailable", `cannot listen on ${config.api.host}:${config.api.port}: ${(err as Error).message}`, { cause: err });
   }
   try {
-    xds = await startXdsListener({ host: config.xds.host, port: config.xds.port, ...(config.xds.tls ? { tls: config.xds.tls } : {}) }, hub, logs.logger("xds"));
+    xds = await startXdsListener({ host: config.xds.host, port: config.xds.port, ...(config.xds.tls ? { tls: config.xds.tls } : {}) }, hub, logs.logger("xds"), (router) =>
+      router.service(
+        IstioCertificateService,
+        caService({ material: () => material, settings: caSettings, tokens, isBound: (node, id) => hub.isBound(node, id), log: logs.logger("ca"), metrics }),
+      ),
+    );
   } catch (err) {
     await server.close(true);
     hub.close();
@@ -100,6 +138,8 @@ export async function startControlPlane(config: ControlPlaneConfig, rt: RuntimeP
   return {
     apiAddress: server.address,
     xdsAddress: xds.address,
+    tokens,
+    ca: material,
     hub,
     adminToken,
     store,

@@ -12,6 +12,8 @@
  *   GET|DELETE /api/v1/{plural}/{name}                cluster-scoped kinds (namespaces)
  *   GET    /api/v1/xds/proxies                         connected proxies, their ACKs and NACKs
  *   GET    /api/v1/analysis                            translation warnings (e.g. L7 rules at L4)
+ *   POST   /api/v1/tokens {node, ttl}                  mint a node token for the CA (shown once)
+ *   GET    /api/v1/tokens, POST /api/v1/tokens/revoke {id | node}
  */
 import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
@@ -29,12 +31,16 @@ import { planApply, planDeleteDocuments } from "./apply.ts";
 import { statusBody } from "./status.ts";
 import { watchResponse } from "./watch-stream.ts";
 import type { PushHub } from "../xds/push-hub.ts";
+import type { NodeTokens } from "../ca/node-tokens.ts";
+import { parseDuration } from "../../util/duration.ts";
 
 export interface ApiDeps {
   readonly store: ConfigStore;
   readonly adminToken: string;
   readonly metrics: MetricsRegistry;
   readonly log: Logger;
+  /** Node tokens for the CA (mint, list, revoke). */
+  readonly tokens?: NodeTokens;
   /** The push pipeline, for the operator's view of proxies and translation warnings. */
   readonly xds?: Pick<PushHub, "proxies" | "warnings" | "version">;
   /** Readiness beyond "the process is up" (e.g. the store answers). */
@@ -104,6 +110,27 @@ export function createApiApp(deps: ApiDeps): Hono {
   // Operator views of the push pipeline: connected proxies (with NACKs) and translation warnings.
   app.get("/api/v1/xds/proxies", (c) => c.json({ version: deps.xds?.version ?? "", items: deps.xds?.proxies() ?? [] }));
   app.get("/api/v1/analysis", (c) => c.json({ version: deps.xds?.version ?? "", warnings: deps.xds?.warnings ?? [] }));
+
+  // Node tokens: minted here (the token is shown once, never stored), listed and revoked by id or node.
+  const tokens = () => {
+    if (!deps.tokens) throw new MeshError("unimplemented", "this control plane has no certificate authority");
+    return deps.tokens;
+  };
+  app.post("/api/v1/tokens", async (c) => {
+    const body = (await c.req.json().catch(() => ({}))) as { node?: unknown; ttl?: unknown };
+    if (typeof body.node !== "string") throw new MeshError("invalid_argument", 'body needs "node" (a node name)', { detail: { path: "node" } });
+    const ttl = typeof body.ttl === "string" ? parseDuration(body.ttl) : 24 * 3600_000;
+    const { token, record } = await tokens().mint(body.node, ttl);
+    log.info("node token minted", { node: record.node, id: record.id, expiresAt: record.expiresAt });
+    return c.json({ token, ...record });
+  });
+  app.get("/api/v1/tokens", async (c) => c.json({ items: await tokens().list() }));
+  app.post("/api/v1/tokens/revoke", async (c) => {
+    const body = (await c.req.json().catch(() => ({}))) as { id?: unknown; node?: unknown };
+    const revoked = await tokens().revoke({ ...(typeof body.id === "string" ? { id: body.id } : {}), ...(typeof body.node === "string" ? { node: body.node } : {}) });
+    log.info("node tokens revoked", { ids: revoked.map((r) => r.id) });
+    return c.json({ items: revoked });
+  });
 
   const list = async (c: Context, def: KindDefinition<never>, namespace: string | undefined) => {
     const filter = { kind: def.kind, ...(namespace !== undefined ? { namespace } : {}) };

@@ -1,10 +1,11 @@
 /**
- * The xDS listener: HTTP/2 (TLS when a certificate is configured, h2c otherwise) serving the
+ * The xDS and CA listener: HTTP/2 (TLS when a certificate is configured, h2c otherwise) serving the
  * ADS through connect-node for the gRPC and Connect protocols, so Envoy-style gRPC clients and
  * Connect clients both work. close() stops accepting and ends open streams.
  */
 import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
+import type { ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { AggregatedDiscoveryService } from "../../gen/envoy/service/discovery/v3/ads_pb.ts";
 import type { SocketAddress } from "../../runtime/port.ts";
@@ -26,10 +27,19 @@ export interface XdsListener {
 /** How long open connections get to finish after their streams were ended, before they are cut. */
 const CLOSE_GRACE_MS = 2000;
 
-export async function startXdsListener(options: XdsListenerOptions, hub: PushHub, log: Logger): Promise<XdsListener> {
+/** `moreRoutes` adds services on the same port (the CA). */
+export async function startXdsListener(
+  options: XdsListenerOptions,
+  hub: PushHub,
+  log: Logger,
+  moreRoutes: (router: ConnectRouter) => void = () => {},
+): Promise<XdsListener> {
   const shutdown = new AbortController();
   const handler = connectNodeAdapter({
-    routes: (router) => router.service(AggregatedDiscoveryService, adsService(hub, log, shutdown.signal)),
+    routes: (router) => {
+      router.service(AggregatedDiscoveryService, adsService(hub, log, shutdown.signal));
+      moreRoutes(router);
+    },
     grpcWeb: false,
     // Large pushes are split below 4 MiB by the session; allow headroom for requests with many versions.
     readMaxBytes: 16 * 1024 * 1024,

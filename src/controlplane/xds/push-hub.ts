@@ -44,6 +44,8 @@ export class PushHub {
   readonly #m;
   #mesh: MeshTranslation = { workloads: [], services: [], authorizations: [], warnings: [] };
   #shared: ResourceIndex = new Map();
+  /** "<node>\0<namespace>\0<service account>" of every workload: what the CA may sign for a node. */
+  #bindings = new Set<string>();
   #version = "0";
   #changedAt: number | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -112,6 +114,7 @@ export class PushHub {
     for (const w of mesh.warnings) if (!previous.has(`${w.resource}: ${w.message}`)) this.#o.log.warn("translation", { resource: w.resource, warning: w.message });
     this.#mesh = mesh;
     this.#shared = full;
+    this.#bindings = new Set(mesh.workloads.map((w) => bindingKey(w.node, w.namespace, w.serviceAccount)));
     this.#perNode.clear();
     this.#version = revision;
     for (const [typeUrl, byName] of full) {
@@ -146,6 +149,11 @@ export class PushHub {
       this.#perNode.set(node, index);
     }
     return index;
+  }
+
+  /** Whether a workload with this namespace and service account is bound to this node. */
+  isBound(node: string, identity: { namespace: string; serviceAccount: string }): boolean {
+    return this.#bindings.has(bindingKey(node, identity.namespace, identity.serviceAccount));
   }
 
   onChange(listener: () => void): () => void {
@@ -185,6 +193,10 @@ export class PushHub {
     this.#watch?.close();
     this.#listeners.clear();
   }
+}
+
+function bindingKey(node: string, namespace: string, serviceAccount: string): string {
+  return `${node}\u0000${namespace}\u0000${serviceAccount}`;
 }
 
 function shortType(typeUrl: string): string {

@@ -1,0 +1,65 @@
+/**
+ * The CA as an RPC: Istio's IstioCertificateService.CreateCertificate (same package, service and
+ * fields), so a ztunnel — or an Istio agent — can ask for a workload certificate. The caller
+ * authenticates with a node token (`authorization: Bearer …`); the CA signs only identities of
+ * workloads bound to that node in the registry. Every refusal is logged with its reason.
+ */
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import { MeshError } from "../../errors/mesh-error.ts";
+import { toConnectError } from "../../errors/grpc-code.ts";
+import type { IstioCertificateService } from "../../gen/istio/v1/auth/ca_pb.ts";
+import { formatSpiffeId, type WorkloadIdentity } from "../../identity/spiffe.ts";
+import type { Logger } from "../../telemetry/log.ts";
+import type { MetricsRegistry } from "../../telemetry/metrics.ts";
+import { inspectCsr, signFor, type CaMaterial, type CaSettings } from "./authority.ts";
+import type { NodeTokens } from "./node-tokens.ts";
+
+/** Is this identity one of the workloads bound to this node? */
+export type IdentityBinding = (node: string, identity: WorkloadIdentity) => boolean;
+
+export interface CaServiceDeps {
+  readonly material: () => CaMaterial;
+  readonly settings: CaSettings;
+  readonly tokens: NodeTokens;
+  readonly isBound: IdentityBinding;
+  readonly log: Logger;
+  readonly metrics: MetricsRegistry;
+  readonly now?: () => Date;
+}
+
+function bearer(ctx: HandlerContext): string {
+  const header = ctx.requestHeader.get("authorization") ?? "";
+  if (!header.startsWith("Bearer ")) throw new MeshError("unauthenticated", "a node token is required (authorization: Bearer …)");
+  return header.slice(7).trim();
+}
+
+export function caService(deps: CaServiceDeps): ServiceImpl<typeof IstioCertificateService> {
+  const now = deps.now ?? (() => new Date());
+  const issued = deps.metrics.counter("citadel_server_success_cert_issuance_count", "Certificates issued.");
+  const refused = deps.metrics.counter("citadel_server_csr_refusals_total", "Certificate requests refused, by reason.", ["reason"]);
+  const signTime = deps.metrics.histogram("citadel_server_csr_sign_seconds", "Time to check and sign a CSR.", [], [0.001, 0.005, 0.01, 0.05, 0.1, 0.5]);
+  return {
+    async createCertificate(req, ctx) {
+      const started = performance.now();
+      let node = "(unauthenticated)";
+      try {
+        ({ node } = await deps.tokens.verify(bearer(ctx)));
+        const inspected = await inspectCsr(req.csr, deps.settings);
+        if (!deps.isBound(node, inspected.identity)) {
+          throw new MeshError("permission_denied", `node ${node} runs no workload with identity ${inspected.spiffeId}`);
+        }
+        const ttlMs = Number(req.validityDuration) * 1000;
+        const result = await signFor(deps.material(), deps.settings, inspected, ttlMs, now());
+        issued.labels().inc();
+        signTime.labels().observe((performance.now() - started) / 1000);
+        deps.log.debug("certificate issued", { node, identity: formatSpiffeId(result.identity), notAfter: result.notAfter.toISOString() });
+        return { certChain: [...result.chain] };
+      } catch (err) {
+        const e = MeshError.from(err);
+        refused.labels({ reason: e.code }).inc();
+        deps.log.warn("certificate request refused", { node, reason: e.code, error: e.message, peer: ctx.requestHeader.get("x-forwarded-for") ?? undefined });
+        throw toConnectError(e);
+      }
+    },
+  };
+}

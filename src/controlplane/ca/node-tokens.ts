@@ -1,0 +1,119 @@
+/**
+ * Node tokens: how a ztunnel proves which node it serves when it asks the CA for certificates.
+ * A token is a JWT (ES256) with audience "mesh-ca", the node name as subject and a unique id;
+ * every minted token is recorded (never the token itself, only its id, node and expiry), so it
+ * can be listed and revoked, and a token whose record is missing or revoked is refused even when
+ * its signature is good. The signing key lives in the secret store (shared by replicas on etcd).
+ */
+import { randomUUID } from "node:crypto";
+import { errors as joseErrors, exportPKCS8, generateKeyPair, importPKCS8, importSPKI, exportSPKI, jwtVerify, SignJWT, type CryptoKey as JoseKey } from "jose";
+import { MeshError } from "../../errors/mesh-error.ts";
+import type { ConfigStore } from "../store/store.ts";
+import type { SecretStore } from "./secrets.ts";
+
+export const NODE_TOKEN_AUDIENCE = "mesh-ca";
+const TOKEN_KIND = "NodeToken";
+const ALG = "ES256";
+
+export interface NodeTokenRecord {
+  readonly id: string;
+  readonly node: string;
+  readonly issuedAt: string;
+  readonly expiresAt: string;
+  readonly revoked: boolean;
+}
+
+export interface NodeTokens {
+  mint(node: string, ttlMs: number): Promise<{ token: string; record: NodeTokenRecord }>;
+  /** The node a token speaks for; MeshError("unauthenticated") for anything not currently valid. */
+  verify(token: string): Promise<{ node: string; id: string }>;
+  list(): Promise<NodeTokenRecord[]>;
+  /** Revoke one token by id, or every token of a node; returns what was revoked. */
+  revoke(selector: { id?: string; node?: string }): Promise<NodeTokenRecord[]>;
+}
+
+export const MAX_TOKEN_TTL_MS = 365 * 24 * 3600_000;
+
+export async function createNodeTokens(options: { secrets: SecretStore; store: ConfigStore; issuer: string; now?: () => Date }): Promise<NodeTokens> {
+  const now = options.now ?? (() => new Date());
+  let secret = await options.secrets.get("node-tokens");
+  if (!secret) {
+    const { privateKey, publicKey } = await generateKeyPair(ALG, { extractable: true });
+    secret = await options.secrets.createOrGet("node-tokens", { "signing-key.pem": await exportPKCS8(privateKey), "public-key.pem": await exportSPKI(publicKey) });
+  }
+  const privateKey: JoseKey = await importPKCS8(secret["signing-key.pem"] as string, ALG);
+  const publicKey: JoseKey = await importSPKI(secret["public-key.pem"] as string, ALG);
+  const key = (id: string) => ({ kind: TOKEN_KIND, namespace: "", name: id });
+  const recordOf = (spec: unknown) => spec as NodeTokenRecord;
+  const put = (record: NodeTokenRecord, createOnly: boolean) =>
+    options.store.commit([
+      { type: "put", ...(createOnly ? { createOnly } : {}), resource: { apiVersion: "mesh.dev/v1", kind: TOKEN_KIND, metadata: { name: record.id, namespace: "", labels: {}, annotations: {} }, spec: record } },
+    ]);
+
+  const list = async (): Promise<NodeTokenRecord[]> => {
+    const { items } = await options.store.list({ kind: TOKEN_KIND });
+    const order = (r: NodeTokenRecord) => `${r.issuedAt}\u0000${r.node}\u0000${r.id}`;
+    return items.map((i) => recordOf(i.spec)).sort((a, b) => (order(a) < order(b) ? -1 : 1));
+  };
+
+  return {
+    list,
+    async mint(node, ttlMs) {
+      if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(node)) throw new MeshError("invalid_argument", `node name "${node}" must be a DNS subdomain`, { detail: { path: "--node" } });
+      if (!(ttlMs > 0 && ttlMs <= MAX_TOKEN_TTL_MS)) throw new MeshError("invalid_argument", "token lifetime must be between 1 s and 365 days", { detail: { path: "--ttl" } });
+      const issued = now();
+      const expires = new Date(issued.getTime() + ttlMs);
+      const record: NodeTokenRecord = { id: randomUUID(), node, issuedAt: issued.toISOString(), expiresAt: expires.toISOString(), revoked: false };
+      const token = await new SignJWT({ node })
+        .setProtectedHeader({ alg: ALG, typ: "JWT" })
+        .setIssuer(options.issuer)
+        .setAudience(NODE_TOKEN_AUDIENCE)
+        .setSubject(node)
+        .setJti(record.id)
+        .setIssuedAt(Math.floor(issued.getTime() / 1000))
+        .setExpirationTime(Math.floor(expires.getTime() / 1000))
+        .sign(privateKey);
+      await put(record, true);
+      return { token, record };
+    },
+
+    async verify(token) {
+      if (token.length > 8192) throw new MeshError("unauthenticated", "node token too long");
+      let payload;
+      try {
+        ({ payload } = await jwtVerify(token, publicKey, {
+          algorithms: [ALG],
+          audience: NODE_TOKEN_AUDIENCE,
+          issuer: options.issuer,
+          currentDate: now(),
+          requiredClaims: ["sub", "jti", "exp"],
+        }));
+      } catch (err) {
+        const why = err instanceof joseErrors.JWTExpired ? "expired" : err instanceof joseErrors.JWTClaimValidationFailed ? `claim ${err.claim} is wrong` : "signature or format invalid";
+        throw new MeshError("unauthenticated", `node token refused: ${why}`, { cause: err });
+      }
+      const stored = await options.store.get(key(payload.jti as string));
+      if (!stored) throw new MeshError("unauthenticated", "node token refused: unknown token id");
+      const record = recordOf(stored.spec);
+      if (record.revoked) throw new MeshError("unauthenticated", `node token refused: revoked (id ${record.id})`);
+      if (record.node !== payload.sub) throw new MeshError("unauthenticated", "node token refused: node does not match its record");
+      return { node: record.node, id: record.id };
+    },
+
+    async revoke(selector) {
+      if (!selector.id && !selector.node) throw new MeshError("invalid_argument", "revoke needs a token id or --node");
+      const targets = (await list()).filter((r) => !r.revoked && (selector.id ? r.id === selector.id : r.node === selector.node));
+      if (selector.id && targets.length === 0) {
+        const exists = await options.store.get(key(selector.id));
+        if (!exists) throw new MeshError("not_found", `no node token with id ${selector.id}`);
+      }
+      const revoked = targets.map((r) => ({ ...r, revoked: true }));
+      if (revoked.length > 0) {
+        await options.store.commit(
+          revoked.map((r) => ({ type: "put" as const, resource: { apiVersion: "mesh.dev/v1", kind: TOKEN_KIND, metadata: { name: r.id, namespace: "", labels: {}, annotations: {} }, spec: r } })),
+        );
+      }
+      return revoked;
+    },
+  };
+}
