@@ -32,6 +32,8 @@ export interface ControlPlaneConfig {
   readonly xds: HostPort & { readonly tls?: { readonly cert: string; readonly key: string } };
   readonly adminTokenFile: string;
   readonly trustDomain: string;
+  /** The CA's clock (injectable so tests can move time); the system clock by default. */
+  readonly now?: () => Date;
   /** Defaults: a generated root, 24 h leaves, at most 7 days. */
   readonly ca?: {
     readonly plugin?: PluginCaFiles;
@@ -119,7 +121,7 @@ export async function startControlPlane(config: ControlPlaneConfig, rt: RuntimeP
     xds = await startXdsListener({ host: config.xds.host, port: config.xds.port, ...(config.xds.tls ? { tls: config.xds.tls } : {}) }, hub, logs.logger("xds"), (router) =>
       router.service(
         IstioCertificateService,
-        caService({ material: () => material, settings: caSettings, tokens, isBound: (node, id) => hub.isBound(node, id), log: logs.logger("ca"), metrics }),
+        caService({ material: () => material, settings: caSettings, tokens, isBound: (node, id) => hub.isBound(node, id), log: logs.logger("ca"), metrics, ...(config.now ? { now: config.now } : {}) }),
       ),
     );
   } catch (err) {
