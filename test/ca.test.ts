@@ -60,7 +60,7 @@ describe("CA over the control plane's gRPC port", () => {
     const res = await request("spiffe://cluster.local/ns/bookinfo/sa/bookinfo-productpage", token);
     expect(res.certChain).toHaveLength(2);
     writeFileSync(join(dir, "leaf.pem"), res.certChain[0] as string);
-    writeFileSync(join(dir, "root.pem"), cp.ca.trustBundle[0] as string);
+    writeFileSync(join(dir, "root.pem"), cp.ca.material.trustBundle[0] as string);
     expect((await runOk(["openssl", "verify", "-CAfile", join(dir, "root.pem"), join(dir, "leaf.pem")])).trim()).toEndWith("OK");
     const text = await runOk(["openssl", "x509", "-noout", "-text", "-in", join(dir, "leaf.pem")]);
     expect(text).toContain("URI:spiffe://cluster.local/ns/bookinfo/sa/bookinfo-productpage");

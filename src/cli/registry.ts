@@ -1,5 +1,6 @@
 /** Every `mesh` command, in the order help lists them. */
 import type { Command } from "./command.ts";
+import { caCommand } from "./commands/ca.ts";
 import { controlPlaneCommand } from "./commands/control-plane.ts";
 import { demoCommand } from "./commands/demo.ts";
 import { applyCommand, deleteCommand, getCommand } from "./commands/resources.ts";
@@ -17,6 +18,7 @@ export const COMMANDS: readonly Command[] = [
   getCommand,
   deleteCommand,
   tokenCommand,
+  caCommand,
   versionCommand,
 ];
 

@@ -18,9 +18,10 @@ import type { ConfigStore } from "./store/store.ts";
 import { DEFAULT_TRANSLATE_OPTIONS } from "./translate/snapshot.ts";
 import { startXdsListener, type XdsListener } from "./xds/listener.ts";
 import { PushHub } from "./xds/push-hub.ts";
-import { DEFAULT_CA_SETTINGS, type CaMaterial, type CaSettings } from "./ca/authority.ts";
+import { DEFAULT_CA_SETTINGS, type CaSettings } from "./ca/authority.ts";
 import { caService } from "./ca/ca-service.ts";
-import { loadOrCreateRoot, loadPluginCa, type PluginCaFiles } from "./ca/material.ts";
+import { loadOrCreateRootsState, loadPluginCa, type PluginCaFiles } from "./ca/material.ts";
+import { CaRotation } from "./ca/ca-rotation-control.ts";
 import { createNodeTokens, type NodeTokens } from "./ca/node-tokens.ts";
 import { fileSecrets, storeSecrets } from "./ca/secrets.ts";
 import { IstioCertificateService } from "../gen/istio/v1/auth/ca_pb.ts";
@@ -44,7 +45,7 @@ export interface ControlPlaneConfig {
 
 export interface RunningControlPlane {
   readonly tokens: NodeTokens;
-  readonly ca: CaMaterial;
+  readonly ca: CaRotation;
   readonly apiAddress: SocketAddress;
   readonly xdsAddress: SocketAddress;
   readonly hub: PushHub;
@@ -76,10 +77,12 @@ export async function startControlPlane(config: ControlPlaneConfig, rt: RuntimeP
   }
   // Secrets (CA root, token key) are files in the data directory, or shared through etcd by replicas.
   const secrets = store.backend === "etcd" ? storeSecrets(store) : fileSecrets(config.dataDir);
-  let material: CaMaterial;
+  let rotation: CaRotation;
   let tokens: NodeTokens;
   try {
-    material = config.ca?.plugin ? await loadPluginCa(config.ca.plugin) : await loadOrCreateRoot(secrets, config.trustDomain, new Date());
+    rotation = config.ca?.plugin
+      ? await CaRotation.fixed(await loadPluginCa(config.ca.plugin))
+      : await CaRotation.managed(secrets, await loadOrCreateRootsState(secrets, config.trustDomain, new Date()), config.trustDomain, logs.logger("ca"));
     tokens = await createNodeTokens({ secrets, store, issuer: `mesh://${config.trustDomain}` });
   } catch (err) {
     hub.close();
@@ -97,6 +100,7 @@ export async function startControlPlane(config: ControlPlaneConfig, rt: RuntimeP
     adminToken,
     metrics,
     tokens,
+    ca: rotation,
     xds: hub,
     log: logs.logger("api"),
     ready: async () => {
@@ -121,7 +125,7 @@ export async function startControlPlane(config: ControlPlaneConfig, rt: RuntimeP
     xds = await startXdsListener({ host: config.xds.host, port: config.xds.port, ...(config.xds.tls ? { tls: config.xds.tls } : {}) }, hub, logs.logger("xds"), (router) =>
       router.service(
         IstioCertificateService,
-        caService({ material: () => material, settings: caSettings, tokens, isBound: (node, id) => hub.isBound(node, id), log: logs.logger("ca"), metrics, ...(config.now ? { now: config.now } : {}) }),
+        caService({ material: () => rotation.material, settings: caSettings, tokens, isBound: (node, id) => hub.isBound(node, id), log: logs.logger("ca"), metrics, ...(config.now ? { now: config.now } : {}) }),
       ),
     );
   } catch (err) {
@@ -130,6 +134,11 @@ export async function startControlPlane(config: ControlPlaneConfig, rt: RuntimeP
     await store.close();
     throw new MeshError("unavailable", `cannot listen on ${config.xds.host}:${config.xds.port}: ${(err as Error).message}`, { cause: err });
   }
+  // Proxies learn the roots over xDS; replicas pick up a rotation another replica made.
+  const publishBundle = () => hub.setTrustBundle({ trustDomain: config.trustDomain, roots: rotation.material.trustBundle, generation: rotation.material.generation });
+  publishBundle();
+  rotation.onChange(publishBundle);
+  hub.onChange(() => void rotation.reload().catch((err) => log.warn("reloading the CA state failed", { error: err })));
   if (!config.xds.tls) log.warn("xDS is served without TLS (h2c): for development and loopback only");
   log.info("control plane started", {
     api: `${server.address.address}:${server.address.port}`,
@@ -141,7 +150,7 @@ export async function startControlPlane(config: ControlPlaneConfig, rt: RuntimeP
     apiAddress: server.address,
     xdsAddress: xds.address,
     tokens,
-    ca: material,
+    ca: rotation,
     hub,
     adminToken,
     store,

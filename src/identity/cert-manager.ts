@@ -94,6 +94,11 @@ export class CertificateManager {
     return entry.inFlight ?? this.#fetch(entry);
   }
 
+  /** Re-issue every certificate now (the CA started signing with another root); current ones keep serving meanwhile. */
+  renewAll(): void {
+    for (const entry of this.#entries.values()) if (!entry.inFlight) void this.#fetch(entry).catch(() => {});
+  }
+
   /** Called with the SPIFFE id whenever a new certificate is installed (TLS contexts are rebuilt). */
   onRotate(listener: (spiffeId: string) => void): () => void {
     this.#listeners.add(listener);

@@ -80,6 +80,14 @@ export interface AuthorizationView {
   readonly rules: readonly AuthorizationRule[];
 }
 
+export interface TrustBundleView {
+  readonly trustDomain: string;
+  /** PEM roots in force. */
+  readonly roots: readonly string[];
+  /** Changes when the CA signs with another root: proxies then re-issue their certificates. */
+  readonly generation: number;
+}
+
 export interface ZtunnelView {
   readonly workloads: readonly WorkloadView[];
   readonly services: readonly ServiceView[];

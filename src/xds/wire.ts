@@ -13,6 +13,7 @@ import {
   AuthorizationScope,
   MtlsMode as WireMtlsMode,
   ServiceSchema,
+  TrustBundleSchema,
   WorkloadSchema,
   type Authorization,
   type Port,
@@ -20,8 +21,8 @@ import {
   type WaypointRef as WireWaypointRef,
   type Workload,
 } from "../gen/mesh/xds/v1/workload_pb.ts";
-import type { AuthorizationView, MtlsMode, PortMapping, ServiceView, WaypointRef, WorkloadView } from "./view.ts";
-import { AUTHORIZATION_TYPE, SERVICE_TYPE, WORKLOAD_TYPE } from "./type-urls.ts";
+import type { AuthorizationView, MtlsMode, PortMapping, ServiceView, TrustBundleView, WaypointRef, WorkloadView } from "./view.ts";
+import { AUTHORIZATION_TYPE, SERVICE_TYPE, TRUST_BUNDLE_TYPE, WORKLOAD_TYPE } from "./type-urls.ts";
 
 function bad(resource: string, field: string, why: string): MeshError {
   return new MeshError("invalid_argument", `${resource}: ${field}: ${why}`, { detail: { path: field } });
@@ -219,9 +220,34 @@ export function decodeAuthorization(name: string, bytes: Uint8Array): Authorizat
   };
 }
 
+export function encodeTrustBundle(b: TrustBundleView): Uint8Array {
+  return toBinary(TrustBundleSchema, create(TrustBundleSchema, { trustDomain: b.trustDomain, roots: [...b.roots], generation: BigInt(b.generation) }));
+}
+
+/**
+ * Structural checks only (each root is one PEM certificate block); src/identity checks that the
+ * roots are CA certificates before a proxy installs them (its decoder wraps this one).
+ */
+export function decodeTrustBundle(name: string, bytes: Uint8Array): TrustBundleView {
+  let b;
+  try {
+    b = fromBinary(TrustBundleSchema, bytes);
+  } catch (err) {
+    throw bad(name, "(message)", `not a TrustBundle: ${(err as Error).message}`);
+  }
+  if (b.trustDomain !== name) throw bad(name, "trust_domain", `resource is named ${name} but holds ${b.trustDomain}`);
+  if (b.roots.length === 0) throw bad(name, "roots", "a trust bundle needs at least one root");
+  b.roots.forEach((pem, i) => {
+    const blocks = pem.match(/-----BEGIN CERTIFICATE-----/g)?.length ?? 0;
+    if (blocks !== 1 || !pem.includes("-----END CERTIFICATE-----")) throw bad(name, `roots[${i}]`, "must be exactly one PEM certificate");
+  });
+  return { trustDomain: b.trustDomain, roots: [...b.roots], generation: Number(b.generation) };
+}
+
 /** Decoders by type URL, for the client. */
 export const DECODERS = {
   [WORKLOAD_TYPE]: decodeWorkload,
   [SERVICE_TYPE]: decodeService,
   [AUTHORIZATION_TYPE]: decodeAuthorization,
+  [TRUST_BUNDLE_TYPE]: decodeTrustBundle,
 } as const;

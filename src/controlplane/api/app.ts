@@ -14,6 +14,7 @@
  *   GET    /api/v1/analysis                            translation warnings (e.g. L7 rules at L4)
  *   POST   /api/v1/tokens {node, ttl}                  mint a node token for the CA (shown once)
  *   GET    /api/v1/tokens, POST /api/v1/tokens/revoke {id | node}
+ *   GET    /api/v1/ca, POST /api/v1/ca/rotate {phase: prepare|activate|retire}
  */
 import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
@@ -32,6 +33,8 @@ import { statusBody } from "./status.ts";
 import { watchResponse } from "./watch-stream.ts";
 import type { PushHub } from "../xds/push-hub.ts";
 import type { NodeTokens } from "../ca/node-tokens.ts";
+import type { CaRotation } from "../ca/ca-rotation-control.ts";
+import { ROTATION_PHASES, type RotationPhase } from "../ca/rotation.ts";
 import { parseDuration } from "../../util/duration.ts";
 
 export interface ApiDeps {
@@ -39,6 +42,8 @@ export interface ApiDeps {
   readonly adminToken: string;
   readonly metrics: MetricsRegistry;
   readonly log: Logger;
+  /** The CA's roots and their rotation. */
+  readonly ca?: Pick<CaRotation, "status" | "rotate">;
   /** Node tokens for the CA (mint, list, revoke). */
   readonly tokens?: NodeTokens;
   /** The push pipeline, for the operator's view of proxies and translation warnings. */
@@ -130,6 +135,20 @@ export function createApiApp(deps: ApiDeps): Hono {
     const revoked = await tokens().revoke({ ...(typeof body.id === "string" ? { id: body.id } : {}), ...(typeof body.node === "string" ? { node: body.node } : {}) });
     log.info("node tokens revoked", { ids: revoked.map((r) => r.id) });
     return c.json({ items: revoked });
+  });
+
+  // The CA's roots, and root rotation one step at a time (prepare → activate → retire).
+  const ca = () => {
+    if (!deps.ca) throw new MeshError("unimplemented", "this control plane has no certificate authority");
+    return deps.ca;
+  };
+  app.get("/api/v1/ca", (c) => c.json(ca().status()));
+  app.post("/api/v1/ca/rotate", async (c) => {
+    const body = (await c.req.json().catch(() => ({}))) as { phase?: unknown };
+    if (!ROTATION_PHASES.includes(body.phase as RotationPhase)) {
+      throw new MeshError("invalid_argument", 'body needs "phase"', { detail: { path: "phase", accepted: ROTATION_PHASES } });
+    }
+    return c.json(await ca().rotate(body.phase as RotationPhase));
   });
 
   const list = async (c: Context, def: KindDefinition<never>, namespace: string | undefined) => {

@@ -32,6 +32,8 @@ export interface CaMaterial {
   readonly chain: readonly string[];
   /** Every root in force, PEM: what proxies trust. */
   readonly trustBundle: readonly string[];
+  /** Changes when the signing root changes (root rotation). */
+  readonly generation: number;
 }
 
 export interface IssueRequest {

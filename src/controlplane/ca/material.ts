@@ -1,17 +1,15 @@
 /**
  * Loading the CA's signing material: the operator's (plug-in CA: a root or an intermediate, its
  * key, and the chain up to the root) or a root mesh generates on first start and keeps in the
- * secret store. Roots are ECDSA P-256, valid ten years.
+ * secret store (with its rotation state, rotation.ts). Roots are ECDSA P-256, valid ten years.
  */
 import { readFileSync } from "node:fs";
 import { MeshError } from "../../errors/mesh-error.ts";
-import { ECDSA_P256 } from "../../identity/x509/csr.ts";
-import { certificateToPem, createRootCertificate, parseCertificateChainPem, parseCertificatePem, summarize } from "../../identity/x509/certificate.ts";
-import { exportPrivateKeyPem, importSigningKeyPem } from "../../identity/x509/keys.ts";
+import { certificateToPem, parseCertificateChainPem, parseCertificatePem, summarize } from "../../identity/x509/certificate.ts";
+import { importSigningKeyPem } from "../../identity/x509/keys.ts";
+import { generateRoot, materialFrom, stateFromSecret, stateToSecret, type RootsState } from "./rotation.ts";
 import type { CaMaterial } from "./authority.ts";
 import type { SecretStore } from "./secrets.ts";
-
-const ROOT_LIFETIME_MS = 10 * 365 * 24 * 3600_000;
 
 export interface PluginCaFiles {
   readonly certFile: string;
@@ -44,19 +42,18 @@ export async function loadPluginCa(files: PluginCaFiles): Promise<CaMaterial> {
     throw new MeshError("invalid_argument", `--ca-key ${files.keyFile} does not match --ca-cert ${files.certFile}`);
   }
   const root = chain[chain.length - 1] as (typeof chain)[number];
-  return { signing: { certificate, key }, chain: chain.map(certificateToPem), trustBundle: [certificateToPem(root)] };
+  return { signing: { certificate, key }, chain: chain.map(certificateToPem), trustBundle: [certificateToPem(root)], generation: 1 };
 }
 
 export async function loadOrCreateRoot(secrets: SecretStore, trustDomain: string, now: Date): Promise<CaMaterial> {
+  return materialFrom(await loadOrCreateRootsState(secrets, trustDomain, now));
+}
+
+export async function loadOrCreateRootsState(secrets: SecretStore, trustDomain: string, now: Date): Promise<RootsState> {
   let secret = await secrets.get("ca");
   if (!secret) {
-    const keys = (await crypto.subtle.generateKey(ECDSA_P256, true, ["sign", "verify"])) as CryptoKeyPair;
-    const root = await createRootCertificate(keys, trustDomain, new Date(now.getTime() - 3600_000), new Date(now.getTime() + ROOT_LIFETIME_MS));
-    secret = await secrets.createOrGet("ca", { "root-cert.pem": certificateToPem(root), "root-key.pem": await exportPrivateKeyPem(keys.privateKey) });
+    const root = await generateRoot(trustDomain, now);
+    secret = await secrets.createOrGet("ca", stateToSecret({ signing: root, bundle: [root.certPem], generation: 1 }));
   }
-  const certPem = secret["root-cert.pem"];
-  const keyPem = secret["root-key.pem"];
-  if (!certPem || !keyPem) throw new MeshError("failed_precondition", "stored CA secret is incomplete (needs root-cert.pem and root-key.pem)");
-  const certificate = parseCertificatePem(certPem);
-  return { signing: { certificate, key: await importSigningKeyPem(keyPem) }, chain: [certPem], trustBundle: [certPem] };
+  return stateFromSecret(secret);
 }

@@ -8,9 +8,9 @@
 import { MeshError } from "../../errors/mesh-error.ts";
 import type { Logger } from "../../telemetry/log.ts";
 import type { MetricsRegistry } from "../../telemetry/metrics.ts";
-import { AUTHORIZATION_TYPE, SERVICE_TYPE, WORKLOAD_TYPE } from "../../xds/type-urls.ts";
-import { resourceName } from "../../xds/view.ts";
-import { encodeAuthorization } from "../../xds/wire.ts";
+import { AUTHORIZATION_TYPE, SERVICE_TYPE, TRUST_BUNDLE_TYPE, WORKLOAD_TYPE } from "../../xds/type-urls.ts";
+import { resourceName, type TrustBundleView } from "../../xds/view.ts";
+import { encodeAuthorization, encodeTrustBundle } from "../../xds/wire.ts";
 import type { ConfigStore, Watch } from "../store/store.ts";
 import { snapshotOf, type TranslateOptions, type TranslationWarning } from "../translate/snapshot.ts";
 import { translateMesh, viewForNode, type MeshTranslation } from "../translate/ztunnel-view.ts";
@@ -44,6 +44,7 @@ export class PushHub {
   readonly #m;
   #mesh: MeshTranslation = { workloads: [], services: [], authorizations: [], warnings: [] };
   #shared: ResourceIndex = new Map();
+  #trustBundle = new Map<string, EncodedResource>();
   /** "<node>\0<namespace>\0<service account>" of every workload: what the CA may sign for a node. */
   #bindings = new Set<string>();
   #version = "0";
@@ -109,7 +110,7 @@ export class PushHub {
     const { items, revision } = await this.#o.store.list();
     const mesh = translateMesh(snapshotOf(items), this.#o.translate);
     const full = encodeZtunnelView({ workloads: mesh.workloads, services: mesh.services, authorizations: mesh.authorizations }, this.#encoder);
-    this.#encoder.retain(full);
+    this.#encoder.retain(new Map([...full, [TRUST_BUNDLE_TYPE, this.#trustBundle]]));
     const previous = new Set(this.#mesh.warnings.map((w) => `${w.resource}: ${w.message}`));
     for (const w of mesh.warnings) if (!previous.has(`${w.resource}: ${w.message}`)) this.#o.log.warn("translation", { resource: w.resource, warning: w.message });
     this.#mesh = mesh;
@@ -131,6 +132,15 @@ export class PushHub {
     return revision;
   }
 
+  /** Publish the roots proxies trust (and the signing generation); pushed to every proxy. */
+  setTrustBundle(bundle: TrustBundleView): void {
+    const encoded = this.#encoder.encode(TRUST_BUNDLE_TYPE, bundle.trustDomain, encodeTrustBundle(bundle));
+    if (this.#trustBundle.get(bundle.trustDomain) === encoded) return;
+    this.#trustBundle = new Map([[bundle.trustDomain, encoded]]);
+    this.#perNode.clear();
+    for (const l of this.#listeners) l();
+  }
+
   /** The resources one ztunnel receives. */
   ztunnelResources(node: string): ResourceIndex {
     let index = this.#perNode.get(node);
@@ -145,6 +155,7 @@ export class PushHub {
         [WORKLOAD_TYPE, this.#shared.get(WORKLOAD_TYPE) ?? new Map()],
         [SERVICE_TYPE, this.#shared.get(SERVICE_TYPE) ?? new Map()],
         [AUTHORIZATION_TYPE, mine],
+        [TRUST_BUNDLE_TYPE, this.#trustBundle],
       ]);
       this.#perNode.set(node, index);
     }
