@@ -35,7 +35,7 @@ export function fromZodIssues(prefix: string, issues: readonly z.core.$ZodIssue[
     } else if (issue.code === "invalid_union" && issue.errors.length > 0) {
       // Report the branch that got furthest; the others only add noise.
       const best = [...issue.errors].sort((a, b) => depth(b) - depth(a))[0] ?? [];
-      out.push(...fromZodIssues(at, best));
+      for (const inner of fromZodIssues(at, best)) out.push(inner); // not push(...): a branch may hold a million issues
     } else {
       out.push({ path: at, message: issue.message });
     }
@@ -43,8 +43,11 @@ export function fromZodIssues(prefix: string, issues: readonly z.core.$ZodIssue[
   return out;
 }
 
+/** The longest path among issues (a loop: spreading a huge issue list into Math.max overflows the stack). */
 function depth(issues: readonly z.core.$ZodIssue[]): number {
-  return Math.max(0, ...issues.map((i) => i.path.length));
+  let max = 0;
+  for (const i of issues) max = Math.max(max, i.path.length);
+  return max;
 }
 
 export function issueAt(path: string, message: string): FieldIssue {

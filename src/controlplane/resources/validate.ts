@@ -15,6 +15,17 @@ export type Validated =
 
 const ENVELOPE_FIELDS = new Set(["apiVersion", "kind", "metadata", "spec", "status"]);
 
+/**
+ * Issues reported per document. A 4 MiB document of bad entries would otherwise produce a million
+ * issues (over 100 MB of messages) in the response; the first ones are what an operator fixes.
+ */
+export const MAX_ISSUES = 100;
+
+function capped(issues: FieldIssue[]): FieldIssue[] {
+  if (issues.length <= MAX_ISSUES) return issues;
+  return [...issues.slice(0, MAX_ISSUES), { path: "", message: `and ${issues.length - MAX_ISSUES} more issues` }];
+}
+
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
@@ -30,7 +41,7 @@ export function documentRef(doc: unknown): string {
 
 export function validateDocument(doc: unknown): Validated {
   const ref = documentRef(doc);
-  const fail = (issues: FieldIssue[]): Validated => ({ ok: false, ref, issues });
+  const fail = (issues: FieldIssue[]): Validated => ({ ok: false, ref, issues: capped(issues) });
   if (!isObject(doc)) return fail([{ path: "", message: "a resource must be a mapping (apiVersion, kind, metadata, spec)" }]);
 
   const issues: FieldIssue[] = [];
@@ -72,9 +83,10 @@ export function validateDocument(doc: unknown): Validated {
   if (rawSpec === undefined) return fail([...issues, { path: "spec", message: "required" }]);
   const spec = def.spec.safeParse(rawSpec);
   if (!spec.success) return fail([...issues, ...fromZodIssues("spec", spec.error.issues)]);
-  issues.push(...(def.check?.(spec.data, metadata) ?? []));
+  // Loops, not push(...): spreading a huge issue list into arguments overflows the stack.
+  for (const issue of def.check?.(spec.data, metadata) ?? []) issues.push(issue);
   if (issues.length > 0) return fail(issues);
-  warnings.push(...(def.warn?.(spec.data, metadata) ?? []));
+  for (const warning of def.warn?.(spec.data, metadata) ?? []) warnings.push(warning);
   return { ok: true, resource: { apiVersion: def.apiVersions[0] as string, kind: def.kind, metadata, spec: spec.data }, warnings };
 }
 

@@ -5,7 +5,7 @@
  * the start or end of a value; `when` keys are ones Istio knows and have values.
  */
 import { z } from "zod";
-import { cidrIssues, matchLabelsSelector, selectorVersusTargets, targetRef } from "../common.ts";
+import { cidrIssues, entryIssues, matchLabelsSelector, selectorVersusTargets, targetRef } from "../common.ts";
 import { defineKind } from "../kind.ts";
 import type { FieldIssue } from "../issues.ts";
 
@@ -83,15 +83,11 @@ export function isKnownWhenKey(key: string): boolean {
 }
 
 function wildcardIssues(path: string, values: readonly string[] | undefined): FieldIssue[] {
-  return (values ?? []).flatMap((v, i) =>
-    v !== "*" && v.slice(1, -1).includes("*") ? [{ path: `${path}[${i}]`, message: `"${v}": "*" is allowed only at the start or end` }] : [],
-  );
+  return entryIssues(path, values, (v) => (v !== "*" && v.slice(1, -1).includes("*") ? `"${v}": "*" is allowed only at the start or end` : null));
 }
 
 function portIssues(path: string, values: readonly string[] | undefined): FieldIssue[] {
-  return (values ?? []).flatMap((v, i) =>
-    /^\d{1,5}$/.test(v) && Number(v) >= 1 && Number(v) <= 65535 ? [] : [{ path: `${path}[${i}]`, message: `"${v}" is not a port number` }],
-  );
+  return entryIssues(path, values, (v) => (/^\d{1,5}$/.test(v) && Number(v) >= 1 && Number(v) <= 65535 ? null : `"${v}" is not a port number`));
 }
 
 function hasAny(o: object | undefined): boolean {
@@ -99,6 +95,7 @@ function hasAny(o: object | undefined): boolean {
 }
 
 function ruleIssues(rule: AuthzRule, at: string): FieldIssue[] {
+  // The per-entry helpers return at most MAX_ENTRY_ISSUES each, so spreading them stays small.
   const issues: FieldIssue[] = [];
   (rule.from ?? []).forEach((f, j) => {
     const p = `${at}.from[${j}].source`;
