@@ -178,6 +178,7 @@ export class XdsClient {
       baseUrl: this.#o.server,
       ...(this.#o.tls ? { nodeOptions: { ...this.#o.tls } } : {}),
       readMaxBytes: 16 * 1024 * 1024,
+      acceptCompression: [],
     });
     const client = createClient(AggregatedDiscoveryService, transport);
     const outbound = new AsyncQueue<DeltaDiscoveryRequest>();

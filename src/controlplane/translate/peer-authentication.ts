@@ -29,17 +29,32 @@ export interface MtlsSettings {
   readonly ports: Readonly<Record<number, MtlsMode>>;
 }
 
-export function mtlsFor(
-  workload: { namespace: string; labels: Readonly<Record<string, string>> },
+/** Sort and group the policies once; the returned function answers per workload. */
+export function prepareMtls(
   policies: readonly Resource<PeerAuthenticationSpec>[],
   options: TranslateOptions,
-): MtlsSettings {
+): (workload: { namespace: string; labels: Readonly<Record<string, string>> }) => MtlsSettings {
   const sorted = [...policies].sort(oldestFirst);
-  const withoutSelector = (ns: string) => sorted.find((p) => p.metadata.namespace === ns && !p.spec.selector?.matchLabels);
-  const selecting = sorted.find(
-    (p) => p.metadata.namespace === workload.namespace && p.spec.selector?.matchLabels && selectorMatches(p.spec.selector.matchLabels, workload.labels),
+  const namespaceWide = new Map<string, Resource<PeerAuthenticationSpec>>();
+  const selecting = new Map<string, Resource<PeerAuthenticationSpec>[]>();
+  for (const p of sorted) {
+    const ns = p.metadata.namespace;
+    if (p.spec.selector?.matchLabels) selecting.set(ns, [...(selecting.get(ns) ?? []), p]);
+    else if (!namespaceWide.has(ns)) namespaceWide.set(ns, p);
+  }
+  return (workload) => settingsFor(
+    (selecting.get(workload.namespace) ?? []).find((p) => selectorMatches(p.spec.selector?.matchLabels, workload.labels)),
+    namespaceWide.get(workload.namespace),
+    namespaceWide.get(options.rootNamespace),
   );
-  const levels = [selecting, withoutSelector(workload.namespace), withoutSelector(options.rootNamespace)];
+}
+
+function settingsFor(
+  selecting: Resource<PeerAuthenticationSpec> | undefined,
+  namespaceWide: Resource<PeerAuthenticationSpec> | undefined,
+  meshWide: Resource<PeerAuthenticationSpec> | undefined,
+): MtlsSettings {
+  const levels = [selecting, namespaceWide, meshWide];
   let mode: MtlsMode = "permissive";
   for (const p of levels) {
     const m = asMode(p?.spec.mtls?.mode);

@@ -11,8 +11,9 @@ import type { WorkloadEntrySpec } from "../resources/kinds/workload-entry.ts";
 import { canonicalIp } from "../../net/ip.ts";
 import { resourceName, type AuthorizationView, type PortMapping, type ServiceView, type WorkloadView, type ZtunnelView } from "../../xds/view.ts";
 import { translateAuthorizationPolicy, type TranslatedPolicy } from "./authorization.ts";
-import { mtlsFor } from "./peer-authentication.ts";
-import { selectorMatches, type ResourceSnapshot, type TranslateOptions, type TranslationWarning } from "./snapshot.ts";
+import { prepareMtls } from "./peer-authentication.ts";
+import { SelectorIndex } from "./selector-index.ts";
+import type { ResourceSnapshot, TranslateOptions, TranslationWarning } from "./snapshot.ts";
 import { GATEWAY_NAME_LABEL, hbonePortOf, indexWaypoints, resolveWaypoint } from "./waypoints.ts";
 
 export interface MeshTranslation extends ZtunnelView {
@@ -74,25 +75,34 @@ export function translateMesh(snapshot: ResourceSnapshot, options: TranslateOpti
   const policies: TranslatedPolicy[] = snapshot.authorizationPolicies.flatMap((p) => translateAuthorizationPolicy(p, options, warn) ?? []);
   const authorizations: AuthorizationView[] = policies.map((p) => p.view).sort(byName);
 
+  // Indexes so each workload finds its services and policies by its labels, not by a scan.
+  const servicesBySelector = new SelectorIndex<Resource<ServiceSpec>>();
+  for (const s of snapshot.services) if (s.spec.selector && Object.keys(s.spec.selector).length > 0) servicesBySelector.add(s.metadata.namespace, s.spec.selector, s);
+  const policiesBySelector = new SelectorIndex<string>();
+  const globalPolicies: string[] = [];
+  const namespacePolicies = new Map<string, string[]>();
+  for (const p of policies) {
+    const name = resourceName(p.view.namespace, p.view.name);
+    if (p.view.scope === "global") globalPolicies.push(name);
+    else if (p.view.scope === "namespace") namespacePolicies.set(p.view.namespace, [...(namespacePolicies.get(p.view.namespace) ?? []), name]);
+    else if (p.selector) policiesBySelector.add(p.view.namespace, p.selector, name);
+  }
+  const mtlsFor = prepareMtls(snapshot.peerAuthentications, options);
+
   const workloads: WorkloadView[] = snapshot.workloadEntries.map((w) => {
     const ns = w.metadata.namespace;
     const labels = workloadLabels(w);
     const ref = `WorkloadEntry ${ns}/${w.metadata.name}`;
     const backs: Record<string, PortMapping[]> = {};
-    for (const s of snapshot.services) {
-      if (s.metadata.namespace !== ns || !s.spec.selector || Object.keys(s.spec.selector).length === 0) continue;
-      if (selectorMatches(s.spec.selector, labels)) backs[`${ns}/${serviceHostname(s.metadata.name, ns, options)}`] = portsOn(s, w);
-    }
+    for (const s of servicesBySelector.matches(ns, labels)) backs[`${ns}/${serviceHostname(s.metadata.name, ns, options)}`] = portsOn(s, w);
     const gatewayName = labels[GATEWAY_NAME_LABEL];
     const gateway = gatewayName ? waypoints.gateways.get(`${ns}/${gatewayName}`) : undefined;
     if (gateway) {
       const hbone = hbonePortOf(gateway);
       backs[`${ns}/${serviceHostname(gateway.metadata.name, ns, options)}`] = [{ servicePort: hbone, targetPort: hbone }];
     }
-    const applicable = policies.filter(
-      (p) => p.view.scope === "global" || (p.view.namespace === ns && (p.view.scope === "namespace" || selectorMatches(p.selector, labels))),
-    );
-    const mtls = mtlsFor({ namespace: ns, labels }, snapshot.peerAuthentications, options);
+    const applicable = [...globalPolicies, ...(namespacePolicies.get(ns) ?? []), ...policiesBySelector.matches(ns, labels)];
+    const mtls = mtlsFor({ namespace: ns, labels });
     const mode = labels[DATAPLANE_MODE_LABEL] ?? nsLabels(ns)[DATAPLANE_MODE_LABEL];
     return {
       uid: w.metadata.uid ?? resourceName(ns, w.metadata.name),
@@ -105,7 +115,7 @@ export function translateMesh(snapshot: ResourceSnapshot, options: TranslateOpti
       labels,
       services: backs,
       ...optional("waypoint", gateway ? undefined : resolveWaypoint({ ref, namespace: ns, labels }, "workload", waypoints, warn)),
-      authorizationPolicies: applicable.map((p) => resourceName(p.view.namespace, p.view.name)).sort(),
+      authorizationPolicies: applicable.sort(),
       mtlsMode: mtls.mode,
       portMtlsModes: mtls.ports,
       captured: mode === "ambient",
@@ -116,9 +126,20 @@ export function translateMesh(snapshot: ResourceSnapshot, options: TranslateOpti
   return { workloads: workloads.sort(byName), services: services.sort(byName), authorizations, warnings };
 }
 
+/** The authorization names each node's workloads use, computed once per translation. */
+export function policiesByNode(mesh: MeshTranslation): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const w of mesh.workloads) {
+    let set = out.get(w.node);
+    if (!set) out.set(w.node, (set = new Set()));
+    for (const p of w.authorizationPolicies) set.add(p);
+  }
+  return out;
+}
+
 /** What one ztunnel receives: every workload and service, and the authorizations its own workloads use. */
-export function viewForNode(mesh: MeshTranslation, node: string): ZtunnelView {
-  const needed = new Set(mesh.workloads.filter((w) => w.node === node).flatMap((w) => w.authorizationPolicies));
+export function viewForNode(mesh: MeshTranslation, node: string, byNode = policiesByNode(mesh)): ZtunnelView {
+  const needed = byNode.get(node) ?? new Set<string>();
   return {
     workloads: mesh.workloads,
     services: mesh.services,

@@ -7,7 +7,7 @@
 import { create } from "@bufbuild/protobuf";
 import { ConnectError, Code, type ServiceImpl, type HandlerContext } from "@connectrpc/connect";
 import type { AggregatedDiscoveryService } from "../../gen/envoy/service/discovery/v3/ads_pb.ts";
-import { DeltaDiscoveryResponseSchema, ResourceSchema, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse } from "../../gen/envoy/service/discovery/v3/discovery_pb.ts";
+import { DeltaDiscoveryResponseSchema, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse } from "../../gen/envoy/service/discovery/v3/discovery_pb.ts";
 import type { Logger } from "../../telemetry/log.ts";
 import { ZTUNNEL_TYPES } from "../../xds/type-urls.ts";
 import { DeltaSession, type DeltaRequest, type DeltaResponse } from "./delta-session.ts";
@@ -53,7 +53,7 @@ function toWire(r: DeltaResponse): DeltaDiscoveryResponse {
     systemVersionInfo: r.systemVersion,
     typeUrl: r.typeUrl,
     nonce: r.nonce,
-    resources: r.resources.map((x) => create(ResourceSchema, { name: x.name, version: x.version, resource: x.any })),
+    resources: r.resources.map((x) => x.message),
     removedResources: [...r.removed],
   });
 }
@@ -87,6 +87,7 @@ export function adsService(hub: PushHub, log: Logger, shutdown: AbortSignal): Se
       log.info("proxy connected", { node, role });
       try {
         let event: Event = first;
+        let seenBuild = hub.build;
         for (;;) {
           let responses: readonly DeltaResponse[] = [];
           if (event.kind === "end") break;
@@ -96,8 +97,10 @@ export function adsService(hub: PushHub, log: Logger, shutdown: AbortSignal): Se
             if (out.nacked) hub.recordNack(record, out.nacked);
             responses = out.responses;
           } else {
-            responses = session.onUpdate(hub.ztunnelResources(node), hub.version);
+            // Only what changed since this stream's last look, when the hub still has that history.
+            responses = session.onUpdate(hub.ztunnelResources(node), hub.version, hub.deltaSince(seenBuild));
           }
+          seenBuild = hub.build;
           for (const r of responses) {
             hub.countPush(r.typeUrl);
             yield toWire(r);

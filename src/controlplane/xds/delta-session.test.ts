@@ -85,4 +85,17 @@ describe("DeltaSession", () => {
     expect(out.map((r) => r.removed)).toEqual([...Array(out.length - 1).fill([]), ["old"]]);
     expect(new Set(out.map((r) => r.nonce)).size).toBe(out.length);
   });
+
+  test("with a delta, only the names it lists are diffed; without one, everything is", () => {
+    const s = new DeltaSession([T, OTHER]);
+    s.onRequest(req({}), index({ a: "1", b: "1", c: "1" }), "v1");
+    const next = index({ a: "2", b: "2" });
+    const delta = new Map([[T, { changed: new Set(["a"]), removed: new Set(["c"]) }]]);
+    expect(s.onUpdate(next, "v2", delta).map((r) => [names(r), r.removed])).toEqual([[["a"], ["c"]]]);
+    // "b" changed too but the delta did not say so; a full diff finds it.
+    expect(s.onUpdate(next, "v2").map((r) => [names(r), r.removed])).toEqual([[["b"], []]]);
+    // A name both changed and then removed is reported once.
+    const again = new Map([[T, { changed: new Set(["a"]), removed: new Set(["a"]) }]]);
+    expect(s.onUpdate(index({ b: "2" }), "v3", again).map((r) => r.removed)).toEqual([["a"]]);
+  });
 });

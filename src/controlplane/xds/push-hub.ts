@@ -1,9 +1,12 @@
 /**
- * The push pipeline: follow the store, translate, encode, notify streams. One translation per
- * config change for the whole mesh, debounced (a burst of writes becomes one push: wait for
- * `debounceMs` of quiet, but never longer than `maxDelayMs` after the first change). Workloads
- * and services are encoded once and shared by every ztunnel's index; only authorizations differ
- * per node. Also the operator's record of connected proxies, what they ACKed and what they NACKed.
+ * The push pipeline: follow the store, translate, encode, notify streams. The hub keeps its own
+ * copy of the config, kept current from the store's watch (no re-listing per change). One
+ * translation per config change for the whole mesh: a change after a quiet spell builds at once,
+ * a burst is coalesced (at most one build per `debounceMs`, and never later than `maxDelayMs`
+ * after the first change). Workloads and services are encoded once and shared by every ztunnel's
+ * index; only authorizations differ per node. Each build records which names changed, so a stream
+ * diffs only those (`deltaSince`). Also the operator's record of connected proxies, their ACKs
+ * and NACKs.
  */
 import { MeshError } from "../../errors/mesh-error.ts";
 import type { Logger } from "../../telemetry/log.ts";
@@ -13,9 +16,14 @@ import { resourceName, type TrustBundleView } from "../../xds/view.ts";
 import { encodeAuthorization, encodeTrustBundle } from "../../xds/wire.ts";
 import type { ConfigStore, Watch } from "../store/store.ts";
 import { snapshotOf, type TranslateOptions, type TranslationWarning } from "../translate/snapshot.ts";
-import { translateMesh, viewForNode, type MeshTranslation } from "../translate/ztunnel-view.ts";
-import type { NackRecord } from "./delta-session.ts";
+import { policiesByNode, translateMesh, viewForNode, type MeshTranslation } from "../translate/ztunnel-view.ts";
+import { keyOf, keyString, type StoredResource } from "../resources/resource.ts";
+import type { NackRecord, ResourceDelta } from "./delta-session.ts";
 import { encodeZtunnelView, ResourceEncoder, type EncodedResource, type ResourceIndex } from "./resources.ts";
+
+/** How many builds of change history streams can catch up from before they fall back to a full diff. */
+const HISTORY_BUILDS = 64;
+const EMPTY_CHANGE = { changed: new Set<string>(), removed: new Set<string>() };
 
 export interface ProxyRecord {
   readonly id: number;
@@ -48,6 +56,14 @@ export class PushHub {
   /** "<node>\0<namespace>\0<service account>" of every workload: what the CA may sign for a node. */
   #bindings = new Set<string>();
   #version = "0";
+  /** The config as of `#mirrorRevision`, by keyString. */
+  #mirror = new Map<string, StoredResource>();
+  #mirrorRevision = "0";
+  #byNode = new Map<string, Set<string>>();
+  #build = 0;
+  #history: Array<{ build: number; delta: Map<string, { changed: Set<string>; removed: Set<string> }> }> = [];
+  #lastBuildAt = 0;
+  #building = false;
   #changedAt: number | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #firstPendingAt: number | undefined;
@@ -76,19 +92,36 @@ export class PushHub {
     return this.#mesh.warnings;
   }
 
-  async start(): Promise<void> {
-    const revision = await this.#rebuild();
-    this.#follow(revision);
+  /** Increases with every build; streams remember the last one they diffed against. */
+  get build(): number {
+    return this.#build;
   }
 
-  #follow(revision: string): void {
+  async start(): Promise<void> {
+    await this.#relist();
+    this.#rebuild();
+  }
+
+  async #relist(): Promise<void> {
+    const { items, revision } = await this.#o.store.list();
+    this.#mirror = new Map(items.map((r) => [keyString(keyOf(r)), r]));
+    this.#mirrorRevision = revision;
+    this.#watch?.close();
     this.#watch = this.#o.store.watch(
       revision,
-      () => this.#schedule(),
+      (events) => {
+        for (const e of events) {
+          const key = keyString(keyOf(e.resource));
+          if (e.type === "put") this.#mirror.set(key, e.resource);
+          else this.#mirror.delete(key);
+          this.#mirrorRevision = e.revision;
+        }
+        this.#schedule();
+      },
       (err) => {
-        // History was compacted under us: rebuild from a fresh list and follow from there.
+        // History was compacted under us: list again and follow from there.
         this.#o.log.warn("config watch ended; relisting", { error: err });
-        if (!this.#closed) void this.#rebuild().then((r) => this.#follow(r));
+        if (!this.#closed) void this.#relist().then(() => this.#schedule());
       },
     );
   }
@@ -97,25 +130,34 @@ export class PushHub {
     const now = Date.now();
     this.#changedAt ??= now;
     this.#firstPendingAt ??= now;
-    clearTimeout(this.#timer);
-    const wait = Math.min(this.#o.debounceMs ?? 100, Math.max(0, this.#firstPendingAt + (this.#o.maxDelayMs ?? 1000) - now));
+    if (this.#timer !== undefined) return; // a build is already scheduled; it will see this change
+    const debounce = this.#o.debounceMs ?? 100;
+    const wait = Math.min(Math.max(0, this.#lastBuildAt + debounce - now), Math.max(0, this.#firstPendingAt + (this.#o.maxDelayMs ?? 1000) - now));
     this.#timer = setTimeout(() => {
+      this.#timer = undefined;
       this.#firstPendingAt = undefined;
-      void this.#rebuild().catch((err) => this.#o.log.error("building the push failed; keeping the last one", { error: MeshError.from(err) }));
+      try {
+        this.#rebuild();
+      } catch (err) {
+        this.#o.log.error("building the push failed; keeping the last one", { error: MeshError.from(err) });
+      }
     }, wait);
   }
 
-  /** Translate the whole store; returns the store revision it was built from. */
-  async #rebuild(): Promise<string> {
-    const { items, revision } = await this.#o.store.list();
-    const mesh = translateMesh(snapshotOf(items), this.#o.translate);
+  /** Translate the mirrored config and publish it as a new build. */
+  #rebuild(): void {
+    this.#lastBuildAt = Date.now();
+    const revision = this.#mirrorRevision;
+    const mesh = translateMesh(snapshotOf([...this.#mirror.values()]), this.#o.translate);
     const full = encodeZtunnelView({ workloads: mesh.workloads, services: mesh.services, authorizations: mesh.authorizations }, this.#encoder);
     this.#encoder.retain(new Map([...full, [TRUST_BUNDLE_TYPE, this.#trustBundle]]));
     const previous = new Set(this.#mesh.warnings.map((w) => `${w.resource}: ${w.message}`));
     for (const w of mesh.warnings) if (!previous.has(`${w.resource}: ${w.message}`)) this.#o.log.warn("translation", { resource: w.resource, warning: w.message });
+    this.#recordDelta(this.#shared, full);
     this.#mesh = mesh;
     this.#shared = full;
     this.#bindings = new Set(mesh.workloads.map((w) => bindingKey(w.node, w.namespace, w.serviceAccount)));
+    this.#byNode = policiesByNode(mesh);
     this.#perNode.clear();
     this.#version = revision;
     for (const [typeUrl, byName] of full) {
@@ -129,7 +171,41 @@ export class PushHub {
       this.#changedAt = undefined;
     }
     for (const l of this.#listeners) l();
-    return revision;
+  }
+
+  /** Which workload and service names differ between two builds (the per-node types are diffed whole). */
+  #recordDelta(before: ResourceIndex, after: ResourceIndex): void {
+    const delta = new Map<string, { changed: Set<string>; removed: Set<string> }>();
+    for (const typeUrl of [WORKLOAD_TYPE, SERVICE_TYPE]) {
+      const was = before.get(typeUrl) ?? new Map<string, EncodedResource>();
+      const now = after.get(typeUrl) ?? new Map<string, EncodedResource>();
+      const changed = new Set<string>();
+      const removed = new Set<string>();
+      for (const [name, r] of now) if (was.get(name) !== r) changed.add(name);
+      for (const name of was.keys()) if (!now.has(name)) removed.add(name);
+      delta.set(typeUrl, { changed, removed });
+    }
+    this.#build++;
+    this.#history.push({ build: this.#build, delta });
+    if (this.#history.length > HISTORY_BUILDS) this.#history.shift();
+  }
+
+  /** Names changed since `build` (exclusive) for the delta-tracked types; null when that is too far back. */
+  deltaSince(build: number): ResourceDelta | null {
+    if (build === this.#build) return new Map([[WORKLOAD_TYPE, EMPTY_CHANGE], [SERVICE_TYPE, EMPTY_CHANGE]]);
+    const first = this.#history[0];
+    if (!first || build < first.build - 1) return null;
+    const out = new Map<string, { changed: Set<string>; removed: Set<string> }>();
+    for (const { build: b, delta } of this.#history) {
+      if (b <= build) continue;
+      for (const [typeUrl, d] of delta) {
+        let acc = out.get(typeUrl);
+        if (!acc) out.set(typeUrl, (acc = { changed: new Set(), removed: new Set() }));
+        for (const n of d.changed) acc.changed.add(n);
+        for (const n of d.removed) acc.removed.add(n);
+      }
+    }
+    return out;
   }
 
   /** Publish the roots proxies trust (and the signing generation); pushed to every proxy. */
@@ -147,7 +223,7 @@ export class PushHub {
     if (!index) {
       const all = this.#shared.get(AUTHORIZATION_TYPE) ?? new Map<string, EncodedResource>();
       const mine = new Map<string, EncodedResource>();
-      for (const a of viewForNode(this.#mesh, node).authorizations) {
+      for (const a of viewForNode(this.#mesh, node, this.#byNode).authorizations) {
         const name = resourceName(a.namespace, a.name);
         mine.set(name, all.get(name) ?? this.#encoder.encode(AUTHORIZATION_TYPE, name, encodeAuthorization(a)));
       }

@@ -7,6 +7,7 @@
 import { createHash } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { AnySchema, type Any } from "@bufbuild/protobuf/wkt";
+import { ResourceSchema, type Resource } from "../../gen/envoy/service/discovery/v3/discovery_pb.ts";
 import { AUTHORIZATION_TYPE, SERVICE_TYPE, WORKLOAD_TYPE } from "../../xds/type-urls.ts";
 import { resourceName, type ZtunnelView } from "../../xds/view.ts";
 import { encodeAuthorization, encodeService, encodeWorkload } from "../../xds/wire.ts";
@@ -15,6 +16,8 @@ export interface EncodedResource {
   readonly name: string;
   readonly version: string;
   readonly any: Any;
+  /** The discovery Resource wrapper, built once and shared by every stream's responses. */
+  readonly message: Resource;
   /** Encoded size, for splitting responses. */
   readonly size: number;
 }
@@ -30,7 +33,8 @@ export class ResourceEncoder {
     const key = `${typeUrl}\u0000${name}`;
     const cached = this.#cache.get(key);
     if (cached && cached.version === version) return cached;
-    const resource = { name, version, any: create(AnySchema, { typeUrl, value: bytes }), size: bytes.length + name.length + typeUrl.length + 32 };
+    const any = create(AnySchema, { typeUrl, value: bytes });
+    const resource = { name, version, any, message: create(ResourceSchema, { name, version, resource: any }), size: bytes.length + name.length + typeUrl.length + 32 };
     this.#cache.set(key, resource);
     return resource;
   }
