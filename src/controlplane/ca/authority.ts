@@ -6,10 +6,10 @@
  * self-signed, with a weak or unsupported key, with any name but exactly one workload SPIFFE id
  * in this trust domain, or asking for more than the maximum lifetime.
  */
-import type * as pkijs from "pkijs";
 import { MeshError } from "../../errors/mesh-error.ts";
-import { parseCsr } from "../../identity/x509/csr.ts";
-import { certificateToPem, signLeafCertificate, type SigningAuthority } from "../../identity/x509/certificate.ts";
+import type { SigningAuthority } from "../../identity/x509/certificate.ts";
+import { parseCsrFast, signLeafDer, type LeafSigner } from "../../identity/x509/fast-ca.ts";
+import { toPem } from "../../identity/x509/pem.ts";
 import { parseSpiffeId, type WorkloadIdentity } from "../../identity/spiffe.ts";
 
 export interface CaSettings {
@@ -28,6 +28,8 @@ export const DEFAULT_CA_SETTINGS: Omit<CaSettings, "trustDomain"> = {
 
 export interface CaMaterial {
   readonly signing: SigningAuthority;
+  /** The same certificate and key, prepared for signing leaves quickly. */
+  readonly leafSigner: LeafSigner;
   /** PEMs from the signing certificate up to (and including) its root. */
   readonly chain: readonly string[];
   /** Every root in force, PEM: what proxies trust. */
@@ -51,8 +53,8 @@ export interface Issued {
 }
 
 /** Check a CSR and say which identity it asks for (no signing yet: the caller authorizes it first). */
-export async function inspectCsr(csrPem: string, settings: CaSettings): Promise<{ identity: WorkloadIdentity; spiffeId: string; publicKey: pkijs.PublicKeyInfo }> {
-  const parsed = await parseCsr(csrPem);
+export async function inspectCsr(csrPem: string, settings: CaSettings): Promise<{ identity: WorkloadIdentity; spiffeId: string; spki: Uint8Array }> {
+  const parsed = parseCsrFast(csrPem);
   if (parsed.key.type === "rsa" && parsed.key.bits < 2048) {
     throw new MeshError("invalid_argument", `bad CSR: RSA keys must be at least 2048 bits (got ${parsed.key.bits})`);
   }
@@ -62,7 +64,7 @@ export async function inspectCsr(csrPem: string, settings: CaSettings): Promise<
   if (identity.trustDomain !== settings.trustDomain) {
     throw new MeshError("permission_denied", `identity ${spiffeId} is not in this CA's trust domain ${settings.trustDomain}`);
   }
-  return { identity, spiffeId, publicKey: parsed.csr.subjectPublicKeyInfo };
+  return { identity, spiffeId, spki: parsed.spki };
 }
 
 export function lifetimeFor(requestedMs: number, settings: CaSettings): number {
@@ -86,6 +88,6 @@ export async function signFor(
   // A leaf never outlives the certificate that signs it.
   const signerExpiry = material.signing.certificate.notAfter.value;
   if (notAfter > signerExpiry) notAfter = signerExpiry;
-  const leaf = await signLeafCertificate(material.signing, inspected.publicKey, inspected.spiffeId, notBefore, notAfter);
-  return { identity: inspected.identity, spiffeId: inspected.spiffeId, chain: [certificateToPem(leaf), ...material.chain], notAfter };
+  const leaf = signLeafDer(material.leafSigner, inspected.spki, inspected.spiffeId, notBefore, notAfter);
+  return { identity: inspected.identity, spiffeId: inspected.spiffeId, chain: [toPem("CERTIFICATE", leaf), ...material.chain], notAfter };
 }

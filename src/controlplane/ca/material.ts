@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { MeshError } from "../../errors/mesh-error.ts";
 import { certificateToPem, parseCertificateChainPem, parseCertificatePem, summarize } from "../../identity/x509/certificate.ts";
 import { importSigningKeyPem } from "../../identity/x509/keys.ts";
+import { leafSignerFromPem } from "../../identity/x509/fast-ca.ts";
 import { generateRoot, materialFrom, stateFromSecret, stateToSecret, type RootsState } from "./rotation.ts";
 import type { CaMaterial } from "./authority.ts";
 import type { SecretStore } from "./secrets.ts";
@@ -28,9 +29,10 @@ function readFile(path: string, what: string): string {
 
 export async function loadPluginCa(files: PluginCaFiles): Promise<CaMaterial> {
   const certPem = readFile(files.certFile, "--ca-cert");
+  const keyPem = readFile(files.keyFile, "--ca-key");
   const certificate = parseCertificatePem(certPem);
   if (!summarize(certificate).isCa) throw new MeshError("invalid_argument", `--ca-cert ${files.certFile} is not a CA certificate (basicConstraints CA:TRUE)`);
-  const key = await importSigningKeyPem(readFile(files.keyFile, "--ca-key"));
+  const key = await importSigningKeyPem(keyPem);
   const above = files.chainFile ? parseCertificateChainPem(readFile(files.chainFile, "--ca-chain")) : [];
   const chain = [certificate, ...above];
   // The key must belong to the certificate: sign a probe and verify it with the certificate's key.
@@ -42,7 +44,7 @@ export async function loadPluginCa(files: PluginCaFiles): Promise<CaMaterial> {
     throw new MeshError("invalid_argument", `--ca-key ${files.keyFile} does not match --ca-cert ${files.certFile}`);
   }
   const root = chain[chain.length - 1] as (typeof chain)[number];
-  return { signing: { certificate, key }, chain: chain.map(certificateToPem), trustBundle: [certificateToPem(root)], generation: 1 };
+  return { signing: { certificate, key }, leafSigner: leafSignerFromPem(certPem, keyPem), chain: chain.map(certificateToPem), trustBundle: [certificateToPem(root)], generation: 1 };
 }
 
 export async function loadOrCreateRoot(secrets: SecretStore, trustDomain: string, now: Date): Promise<CaMaterial> {

@@ -6,7 +6,7 @@
  * its signature is good. The signing key lives in the secret store (shared by replicas on etcd).
  */
 import { randomUUID } from "node:crypto";
-import { errors as joseErrors, exportPKCS8, generateKeyPair, importPKCS8, importSPKI, exportSPKI, jwtVerify, SignJWT, type CryptoKey as JoseKey } from "jose";
+import { errors as joseErrors, exportPKCS8, generateKeyPair, importPKCS8, importSPKI, exportSPKI, jwtVerify, SignJWT, type CryptoKey as JoseKey, type JWTPayload } from "jose";
 import { MeshError } from "../../errors/mesh-error.ts";
 import type { ConfigStore } from "../store/store.ts";
 import type { SecretStore } from "./secrets.ts";
@@ -33,6 +33,8 @@ export interface NodeTokens {
 }
 
 export const MAX_TOKEN_TTL_MS = 365 * 24 * 3600_000;
+/** Tokens whose signature check is remembered (one per node, with room to spare). */
+const VERIFIED_CACHE_SIZE = 10_000;
 
 export async function createNodeTokens(options: { secrets: SecretStore; store: ConfigStore; issuer: string; now?: () => Date }): Promise<NodeTokens> {
   const now = options.now ?? (() => new Date());
@@ -49,6 +51,8 @@ export async function createNodeTokens(options: { secrets: SecretStore; store: C
     options.store.commit([
       { type: "put", ...(createOnly ? { createOnly } : {}), resource: { apiVersion: "mesh.dev/v1", kind: TOKEN_KIND, metadata: { name: record.id, namespace: "", labels: {}, annotations: {} }, spec: record } },
     ]);
+
+  const verified = new Map<string, JWTPayload>();
 
   const list = async (): Promise<NodeTokenRecord[]> => {
     const { items } = await options.store.list({ kind: TOKEN_KIND });
@@ -79,18 +83,28 @@ export async function createNodeTokens(options: { secrets: SecretStore; store: C
 
     async verify(token) {
       if (token.length > 8192) throw new MeshError("unauthenticated", "node token too long");
-      let payload;
-      try {
-        ({ payload } = await jwtVerify(token, publicKey, {
-          algorithms: [ALG],
-          audience: NODE_TOKEN_AUDIENCE,
-          issuer: options.issuer,
-          currentDate: now(),
-          requiredClaims: ["sub", "jti", "exp"],
-        }));
-      } catch (err) {
-        const why = err instanceof joseErrors.JWTExpired ? "expired" : err instanceof joseErrors.JWTClaimValidationFailed ? `claim ${err.claim} is wrong` : "signature or format invalid";
-        throw new MeshError("unauthenticated", `node token refused: ${why}`, { cause: err });
+      // A restart storm presents each node's token thousands of times: the signature check is
+      // cached per token (expiry is still checked on every call, revocation below too).
+      let payload = verified.get(token);
+      if (payload && (payload.exp as number) * 1000 <= now().getTime()) {
+        verified.delete(token);
+        payload = undefined;
+      }
+      if (!payload) {
+        try {
+          ({ payload } = await jwtVerify(token, publicKey, {
+            algorithms: [ALG],
+            audience: NODE_TOKEN_AUDIENCE,
+            issuer: options.issuer,
+            currentDate: now(),
+            requiredClaims: ["sub", "jti", "exp"],
+          }));
+        } catch (err) {
+          const why = err instanceof joseErrors.JWTExpired ? "expired" : err instanceof joseErrors.JWTClaimValidationFailed ? `claim ${err.claim} is wrong` : "signature or format invalid";
+          throw new MeshError("unauthenticated", `node token refused: ${why}`, { cause: err });
+        }
+        if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value as string);
+        verified.set(token, payload);
       }
       const stored = await options.store.get(key(payload.jti as string));
       if (!stored) throw new MeshError("unauthenticated", "node token refused: unknown token id");

@@ -11,6 +11,7 @@ import { ECDSA_P256 } from "../../identity/x509/csr.ts";
 import { certificateToPem, createRootCertificate, parseCertificatePem } from "../../identity/x509/certificate.ts";
 import { exportPrivateKeyPem, importSigningKeyPem } from "../../identity/x509/keys.ts";
 import { fromPemAll, toPem } from "../../identity/x509/pem.ts";
+import { leafSignerFromPem } from "../../identity/x509/fast-ca.ts";
 import type { CaMaterial } from "./authority.ts";
 import type { Secret } from "./secrets.ts";
 
@@ -78,6 +79,7 @@ export async function rotate(state: RootsState, phase: RotationPhase, trustDomai
 export async function materialFrom(state: RootsState): Promise<CaMaterial> {
   return {
     signing: { certificate: parseCertificatePem(state.signing.certPem), key: await importSigningKeyPem(state.signing.keyPem) },
+    leafSigner: leafSignerFromPem(state.signing.certPem, state.signing.keyPem),
     chain: [state.signing.certPem],
     trustBundle: state.bundle,
     generation: state.generation,
