@@ -15,6 +15,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLogControl } from "../../src/telemetry/log.ts";
+import { caClient } from "../../src/identity/ca-client.ts";
+import { createCsr, generateWorkloadKey } from "../../src/identity/x509/csr.ts";
 import { XdsClient } from "../../src/xds/client.ts";
 import { AUTHORIZATION_TYPE, SERVICE_TYPE, WORKLOAD_TYPE } from "../../src/xds/type-urls.ts";
 import type { WorkloadView } from "../../src/xds/view.ts";
@@ -170,6 +172,17 @@ describe.skipIf(skipReason("replicated control plane", { commands: ["etcd"] }) !
       expect(viaB.code).toBe(0);
       expect(viaB.stdout).toMatch(/sleep\s+10\.0\.1\.10\s+node-1/);
       expect(names(await listAll(apiB))).toEqual(ALL);
+
+      // Both replicas sign with one CA (its root lives in etcd, created by whichever started first),
+      // and a node token minted through one is accepted by the other.
+      const caA = await (await fetch(`${apiA}/api/v1/ca`, { headers: { authorization: `Bearer replicated-control-plane-test-token` } })).json();
+      const caB = await (await fetch(`${apiB}/api/v1/ca`, { headers: { authorization: `Bearer replicated-control-plane-test-token` } })).json();
+      expect(caA).toEqual(caB);
+      const minted = await mesh(apiA, "token", "create", "--node", "node-2");
+      expect(minted.code).toBe(0);
+      const certs = caClient({ server: `http://127.0.0.1:${ports.xdsB}`, token: () => minted.stdout.trim() });
+      const chain = await certs.sign(await createCsr(await generateWorkloadKey(), "spiffe://cluster.local/ns/bookinfo/sa/bookinfo-productpage"), 0);
+      expect(chain).toHaveLength(2);
 
       // Kill replica A and the etcd leader, which is also B's first endpoint.
       expect(await replicaA.stop("SIGKILL")).toBe("SIGKILL");
