@@ -1,12 +1,11 @@
 /**
- * Building and reading X.509 certificates with pkijs: the extensions mesh puts on roots and
- * workload leaves, and what the certificate manager needs back out of a certificate (URI SANs,
- * validity, serial). Signing keys are WebCrypto keys.
+ * Building and reading X.509 certificates with pkijs: root certificates (workload leaves are
+ * signed on the CA's hot path by fast-ca.ts), and what the certificate manager needs back out of
+ * a certificate (URI SANs, validity, serial).
  */
 import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
 import { MeshError } from "../../errors/mesh-error.ts";
-import { uriSanExtension } from "./csr.ts";
 import { GENERAL_NAME_URI, OID } from "./oids.ts";
 import { bufferOf, fromPem, fromPemAll, toPem } from "./pem.ts";
 
@@ -39,14 +38,6 @@ function name(parts: ReadonlyArray<readonly [string, string]>): pkijs.RelativeDi
   });
 }
 
-/**
- * An empty Name (SEQUENCE {}). pkijs always wraps attributes in one SET, so an empty subject would
- * come out as SEQUENCE { SET {} }, which BoringSSL (Bun's TLS) rejects; pre-encoding it avoids that.
- */
-function emptyName(): pkijs.RelativeDistinguishedNames {
-  return new pkijs.RelativeDistinguishedNames({ valueBeforeDecode: new Uint8Array([0x30, 0x00]).buffer });
-}
-
 export interface SigningAuthority {
   readonly certificate: pkijs.Certificate;
   readonly key: CryptoKey;
@@ -71,40 +62,6 @@ export async function createRootCertificate(keys: CryptoKeyPair, trustDomain: st
   ];
   await cert.sign(keys.privateKey, "SHA-256");
   return cert;
-}
-
-/** A workload leaf: no subject, the identity as a critical URI SAN, usable for TLS server and client. */
-export async function signLeafCertificate(
-  authority: SigningAuthority,
-  subjectKey: pkijs.PublicKeyInfo,
-  uri: string,
-  notBefore: Date,
-  notAfter: Date,
-): Promise<pkijs.Certificate> {
-  const cert = new pkijs.Certificate();
-  cert.version = 2;
-  cert.serialNumber = randomSerial();
-  cert.issuer = authority.certificate.subject;
-  cert.subject = emptyName();
-  cert.notBefore.value = notBefore;
-  cert.notAfter.value = notAfter;
-  cert.subjectPublicKeyInfo = subjectKey;
-  const aki = await keyIdentifier(authority.certificate.subjectPublicKeyInfo);
-  cert.extensions = [
-    extension(OID.basicConstraints, true, new pkijs.BasicConstraints({ cA: false })),
-    extension(OID.keyUsage, true, bitString(KEY_USAGE.digitalSignature | KEY_USAGE.keyEncipherment)),
-    extension(OID.extKeyUsage, false, new pkijs.ExtKeyUsage({ keyPurposes: [OID.serverAuth, OID.clientAuth] })),
-    extension(OID.authorityKeyIdentifier, false, new pkijs.AuthorityKeyIdentifier({ keyIdentifier: new asn1js.OctetString({ valueHex: aki }) })),
-    uriSanExtension([uri], true),
-  ];
-  await cert.sign(authority.key, signingHashFor(authority.key));
-  return cert;
-}
-
-function signingHashFor(key: CryptoKey): string {
-  const alg = key.algorithm as EcKeyAlgorithm & RsaHashedKeyAlgorithm;
-  if (alg.name === "ECDSA" && alg.namedCurve === "P-384") return "SHA-384";
-  return "SHA-256";
 }
 
 export function certificateToPem(cert: pkijs.Certificate): string {
