@@ -10,7 +10,7 @@ import { mkdirSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { DEFAULT_DURATION_SEC, parseArgs, UsageError, type BenchArgs } from "./lib/args.ts";
+import { DEFAULT_DURATION_SEC, parseArgs, resolveOptions, UsageError, type BenchArgs } from "./lib/args.ts";
 import { makeCerts, type CertSet } from "./lib/certs.ts";
 import { missingCommands } from "./lib/commands.ts";
 import { machineInfo } from "./lib/machine.ts";
@@ -21,18 +21,25 @@ import { makeTempDir } from "./lib/tempdir.ts";
 import { BASELINE_PATH, PATHS } from "./paths/index.ts";
 import type { TrafficPath } from "./paths/path.ts";
 import { SCENARIOS } from "./scenarios/index.ts";
-import type { Scenario } from "./scenarios/scenario.ts";
+import type { Scenario, ScenarioOutput } from "./scenarios/scenario.ts";
 
 const RESULTS_DIR = fileURLToPath(new URL("./results/", import.meta.url));
+
+/** Every flag some scenario declares, so the command line can be parsed before the scenario is known. */
+const SCENARIO_FLAGS = [...new Set(SCENARIOS.flatMap((s) => (s.options ?? []).map((o) => o.name)))];
+
+function scenarioOptionsHelp(s: Scenario): string[] {
+  return (s.options ?? []).map((o) => `      --${`${o.name} N`.padEnd(20)} ${o.description} (default ${o.default}, ${o.min}-${o.max})`);
+}
 
 function usage(): string {
   const width = Math.max(...SCENARIOS.map((s) => s.name.length));
   return [
-    "usage: bun run bench/run.ts <scenario> [--duration S] [--repeat N] [--paths a,b]",
+    "usage: bun run bench/run.ts <scenario> [--duration S] [--repeat N] [--paths a,b] [scenario options]",
     "       npm run bench -- <scenario> [options]",
     "",
     "scenarios:",
-    ...SCENARIOS.map((s) => `  ${s.name.padEnd(width)}  ${s.description}`),
+    ...SCENARIOS.flatMap((s) => [`  ${s.name.padEnd(width)}  ${s.description}`, ...scenarioOptionsHelp(s)]),
     "",
     `paths (baseline ${BASELINE_PATH}, always measured): ${PATHS.map((p) => p.name).join(", ")}`,
     "",
@@ -52,7 +59,7 @@ function selectPaths(names: readonly string[] | null): TrafficPath[] {
   return PATHS.filter((p) => p.name === BASELINE_PATH || names.includes(p.name));
 }
 
-async function runScenario(scenario: Scenario, args: BenchArgs, paths: readonly TrafficPath[]): Promise<void> {
+async function runScenario(scenario: Scenario, args: BenchArgs, paths: readonly TrafficPath[], options: Readonly<Record<string, number>>): Promise<void> {
   const started = Date.now();
   const log = (message: string): void => void process.stderr.write(`[${scenario.name}] ${message}\n`);
   const tools = [...scenario.tools, ...paths.flatMap((p) => p.tools)];
@@ -62,6 +69,7 @@ async function runScenario(scenario: Scenario, args: BenchArgs, paths: readonly 
 
   let baseline = BASELINE_PATH;
   let params: Record<string, unknown> = {};
+  let extras: Pick<ScenarioOutput, "columns" | "loadNote" | "ratioNote" | "notes"> = {};
   const runs: Row[][] = [];
   await withScope(async (outer) => {
     const tmp = makeTempDir(outer);
@@ -71,10 +79,11 @@ async function runScenario(scenario: Scenario, args: BenchArgs, paths: readonly 
       const tmpDir = join(tmp, `run-${i}`);
       mkdirSync(tmpDir);
       const out = await withScope((scope) =>
-        scenario.run({ durationSec: args.durationSec, scope, tmpDir, paths, certs: () => (certs ??= makeCerts(tmp)), log }),
+        scenario.run({ durationSec: args.durationSec, options, scope, tmpDir, paths, certs: () => (certs ??= makeCerts(tmp)), log }),
       );
       baseline = out.baseline;
       params = out.params;
+      extras = { columns: out.columns, loadNote: out.loadNote, ratioNote: out.ratioNote, notes: out.notes };
       runs.push([...out.rows]);
     }
   });
@@ -88,14 +97,17 @@ async function runScenario(scenario: Scenario, args: BenchArgs, paths: readonly 
     durationSec: args.durationSec,
     repeat: args.repeat,
     baseline,
-    paths: paths.map((p) => p.name),
+    paths: extras.columns ? [...extras.columns] : paths.map((p) => p.name),
     params,
     machine,
     elapsedSec: Math.round((Date.now() - started) / 100) / 10,
     loadAverageAfter: loadavg().map((l) => Math.round(l * 100) / 100),
     rows,
+    ...(extras.loadNote ? { loadNote: extras.loadNote } : {}),
+    ...(extras.ratioNote ? { ratioNote: extras.ratioNote } : {}),
+    ...(extras.notes ? { notes: extras.notes } : {}),
   };
-  process.stdout.write(`\n${scenario.name} (${args.durationSec} s per load, ratios vs ${baseline})\n${textTable(report)}\n\n`);
+  process.stdout.write(`\n${scenario.name} (${extras.loadNote ?? `${args.durationSec} s per load`}, ratios vs ${baseline})\n${textTable(report)}\n\n`);
   const files = writeReport(RESULTS_DIR, report);
   process.stdout.write(`wrote ${files.json}\nwrote ${files.md}\n`);
 }
@@ -103,9 +115,19 @@ async function runScenario(scenario: Scenario, args: BenchArgs, paths: readonly 
 async function main(argv: readonly string[]): Promise<number> {
   let args: BenchArgs;
   let paths: TrafficPath[];
+  let options: Record<string, number> = {};
+  let scenario: Scenario | undefined;
   try {
-    args = parseArgs(argv);
+    args = parseArgs(argv, SCENARIO_FLAGS);
     paths = selectPaths(args.paths);
+    scenario = SCENARIOS.find((s) => s.name === args.scenario);
+    if (scenario) {
+      options = resolveOptions(scenario.name, scenario.options ?? [], args.options);
+      if (scenario.usesPaths === false) {
+        if (args.paths !== null) throw new UsageError(`${scenario.name} carries no traffic over the paths: --paths does not apply`);
+        paths = [];
+      }
+    }
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     process.stderr.write(`bench: ${err.message}\n\n${usage()}\n`);
@@ -115,13 +137,12 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${usage()}\n`);
     return 0;
   }
-  const scenario = SCENARIOS.find((s) => s.name === args.scenario);
   if (!scenario) {
     process.stderr.write(`bench: unknown scenario "${args.scenario}"; known: ${SCENARIOS.map((s) => s.name).join(", ")} (--help lists them)\n`);
     return 2;
   }
   try {
-    await runScenario(scenario, args, paths);
+    await runScenario(scenario, args, paths, options);
     return 0;
   } catch (err) {
     process.stderr.write(`bench: ${scenario.name} failed: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -22,6 +22,12 @@ export interface ScenarioReport {
   /** Other work on the machine skews figures: the 1/5/15-minute load averages when the run ended. */
   readonly loadAverageAfter: readonly number[];
   readonly rows: readonly RatedRow[];
+  /** Replaces "N s per load" (scenarios whose loads --duration does not time). */
+  readonly loadNote?: string;
+  /** Replaces "Ratios are against <baseline> measured in the same run". */
+  readonly ratioNote?: string;
+  /** Paragraphs after the table. */
+  readonly notes?: readonly string[];
 }
 
 export function formatNumber(v: number): string {
@@ -72,13 +78,14 @@ export function markdown(report: ScenarioReport): string {
     "",
     report.description,
     "",
-    `Command: \`${report.command}\` — ${report.durationSec} s per load, ${report.repeat} run(s), median shown. ` +
-      `Ratios are against \`${report.baseline}\` measured in the same run.`,
+    `Command: \`${report.command}\` — ${report.loadNote ?? `${report.durationSec} s per load`}, ${report.repeat} run(s), median shown. ` +
+      (report.ratioNote ?? `Ratios are against \`${report.baseline}\` measured in the same run.`),
     "",
     `| ${header!.join(" | ")} |`,
     `|${header!.map((_, i) => (i < 2 ? " --- " : " ---: ")).join("|")}|`,
     ...body.map((r) => `| ${r.join(" | ")} |`),
     "",
+    ...(report.notes ?? []).flatMap((n) => [n, ""]),
     `Machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.kernel} (${m.arch}); load average at start ${m.loadAverage.join(" ")}, at end ${report.loadAverageAfter.join(" ")}. ` +
       `Runtime: ${runtime}. Date: ${m.date}.`,
     "",

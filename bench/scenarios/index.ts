@@ -1,6 +1,8 @@
 /** Every scenario run.ts knows, in the order --help lists them. */
+import { caSign } from "./ca-sign.ts";
 import { httpLatency } from "./http-latency.ts";
 import type { Scenario } from "./scenario.ts";
 import { tcpThroughput } from "./tcp-throughput.ts";
+import { xdsScale } from "./xds-scale.ts";
 
-export const SCENARIOS: readonly Scenario[] = [tcpThroughput, httpLatency];
+export const SCENARIOS: readonly Scenario[] = [tcpThroughput, httpLatency, xdsScale, caSign];

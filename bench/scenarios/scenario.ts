@@ -11,9 +11,20 @@ import type { Row } from "../lib/rows.ts";
 import type { Scope } from "../lib/scope.ts";
 import type { TrafficPath } from "../paths/path.ts";
 
+/** A scenario's own whole-number flag, e.g. --workloads 1000. */
+export interface ScenarioOption {
+  readonly name: string;
+  readonly description: string;
+  readonly default: number;
+  readonly min: number;
+  readonly max: number;
+}
+
 export interface ScenarioContext {
   /** Seconds each load runs. */
   readonly durationSec: number;
+  /** The scenario's options (see Scenario.options), defaults filled in. */
+  readonly options: Readonly<Record<string, number>>;
   /** Closed when run() returns or throws. */
   readonly scope: Scope;
   /** A private temp dir, removed with the scope. */
@@ -29,6 +40,14 @@ export interface ScenarioOutput {
   readonly rows: readonly Row[];
   /** Fixed parameters worth recording with the figures (connections, threads, body size…). */
   readonly params: Record<string, unknown>;
+  /** Table columns when they are not the traffic paths (e.g. ["target", "mesh"]); baseline first. */
+  readonly columns?: readonly string[];
+  /** Replaces "N s per load" in the report when the scenario's loads are not timed by --duration. */
+  readonly loadNote?: string;
+  /** Replaces "Ratios are against <baseline> measured in the same run" when that is not what they are. */
+  readonly ratioNote?: string;
+  /** Paragraphs for the Markdown report, after the table (findings, caveats). */
+  readonly notes?: readonly string[];
 }
 
 export interface Scenario {
@@ -36,5 +55,9 @@ export interface Scenario {
   readonly description: string;
   /** Commands the scenario itself needs (paths declare their own). */
   readonly tools: readonly string[];
+  /** false: the scenario carries no traffic over the paths (no path is started; --paths is refused). */
+  readonly usesPaths?: boolean;
+  /** Its own flags, listed by --help and passed in ctx.options. */
+  readonly options?: readonly ScenarioOption[];
   run(ctx: ScenarioContext): Promise<ScenarioOutput>;
 }
