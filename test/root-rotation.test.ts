@@ -44,6 +44,7 @@ class MiniProxy {
       role: "ztunnel",
       decoders: { ...DECODERS, [TRUST_BUNDLE_TYPE]: decodeCheckedTrustBundle },
       log: logs.logger("xds"),
+      token: () => token,
     });
     this.certs = new CertificateManager({ signer: caClient({ server: `http://127.0.0.1:${cp.xdsAddress.port}`, token: () => token }), clock: systemClock, log: logs.logger("certs") });
     this.xds.onChange((change) => {

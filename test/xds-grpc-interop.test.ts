@@ -42,7 +42,7 @@ const envoyProtos = protoLoader.loadSync("envoy/service/discovery/v3/ads.proto",
   defaults: true,
   oneofs: true,
 });
-type AdsClient = grpc.Client & { DeltaAggregatedResources(): grpc.ClientDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse> };
+type AdsClient = grpc.Client & { DeltaAggregatedResources(metadata?: grpc.Metadata): grpc.ClientDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse> };
 // loadPackageDefinition is untyped: name the one constructor and method this test uses.
 const AdsClient = (grpc.loadPackageDefinition(envoyProtos) as unknown as { envoy: { service: { discovery: { v3: { AggregatedDiscoveryService: unknown } } } } })
   .envoy.service.discovery.v3.AggregatedDiscoveryService as new (address: string, credentials: grpc.ChannelCredentials) => AdsClient;
@@ -72,8 +72,10 @@ class AdsStream {
   status: grpc.StatusObject | undefined;
   readonly #call: grpc.ClientDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>;
 
-  constructor(client: AdsClient) {
-    this.#call = client.DeltaAggregatedResources();
+  constructor(client: AdsClient, token: string | undefined) {
+    const metadata = new grpc.Metadata();
+    if (token !== undefined) metadata.set("authorization", `Bearer ${token}`);
+    this.#call = client.DeltaAggregatedResources(metadata);
     this.#call.on("data", (r: DeltaDiscoveryResponse) => this.received.push(r));
     this.#call.on("error", (e: grpc.ServiceError) => (this.error = e));
     this.#call.on("status", (s: grpc.StatusObject) => (this.status = s));
@@ -112,10 +114,14 @@ let xdsPort: number;
 const clients: grpc.Client[] = [];
 const streams: AdsStream[] = [];
 
-function open(): AdsStream {
+/** node-2's node token, as a ztunnel on node-2 would send it (gRPC metadata "authorization"). */
+let node2Token: string | undefined;
+
+/** `token: null` opens a stream without credentials. */
+function open(token: string | null = node2Token ?? null): AdsStream {
   const client = new AdsClient(`127.0.0.1:${xdsPort}`, grpc.credentials.createInsecure());
   clients.push(client);
-  const stream = new AdsStream(client);
+  const stream = new AdsStream(client, token ?? undefined);
   streams.push(stream);
   return stream;
 }
@@ -142,6 +148,7 @@ beforeEach(async () => {
   const running = cp;
   const result = await running.store.commit(planApply(BOOKINFO, "test").ops);
   await eventually(() => expect(Number(running.hub.version)).toBeGreaterThanOrEqual(Number(result.revision)));
+  node2Token = (await running.tokens.mint("node-2", 3600_000)).token;
 });
 
 afterEach(async () => {
@@ -224,6 +231,10 @@ describe("delta ADS with a grpc-js client and Envoy's protos", () => {
     anonymous.send({ type_url: WORKLOAD_TYPE });
     await eventually(() => expect(anonymous.status?.code).toBe(grpc.status.INVALID_ARGUMENT));
     expect(anonymous.status?.details).toContain("node.id");
+
+    const unauthenticated = open(null);
+    unauthenticated.send({ node: { id: "node-2", cluster: "ztunnel" }, type_url: WORKLOAD_TYPE });
+    await eventually(() => expect(unauthenticated.status?.code).toBe(grpc.status.UNAUTHENTICATED));
 
     const waypoint = open();
     waypoint.send({ node: { id: "node-2", cluster: "waypoint" }, type_url: WORKLOAD_TYPE });

@@ -42,11 +42,15 @@ async function startCp(): Promise<RunningControlPlane> {
   return cp;
 }
 
-function client(node: string, options: { decoders?: Record<string, Decoder>; cacheFile?: string } = {}): XdsClient {
+/** Node tokens minted once per test (they survive control-plane restarts: same data dir). */
+const tokens = new Map<string, string>();
+
+function client(node: string, options: { decoders?: Record<string, Decoder>; cacheFile?: string; token?: string } = {}): XdsClient {
   const c = new XdsClient({
     server: `http://127.0.0.1:${xdsPort}`,
     node,
     role: "ztunnel",
+    token: () => options.token ?? tokens.get(node) ?? "",
     decoders: options.decoders ?? DECODERS,
     log: logs.logger("xds-client"),
     backoff: { initialMs: 50, maxMs: 200 },
@@ -70,6 +74,7 @@ beforeEach(async () => {
   xdsPort = await freePort();
   await startCp();
   await apply(BOOKINFO);
+  for (const node of ["node-1", "node-2"]) tokens.set(node, (await (cp as RunningControlPlane).tokens.mint(node, 3600_000)).token);
 });
 afterEach(async () => {
   for (const c of clients.splice(0)) await c.stop();
@@ -155,5 +160,16 @@ describe("xDS between the control plane and proxies", () => {
     expect([...second.resources(WORKLOAD_TYPE).keys()].sort()).toEqual(["bookinfo/notsleep", "bookinfo/productpage-v1", "bookinfo/sleep"]);
     expect(second.resources<AuthorizationView>(AUTHORIZATION_TYPE).get("bookinfo/productpage-viewer")?.action).toBe("allow");
     expect(second.connected).toBe(false);
+  });
+
+  test("a stream needs a node token for the node it names", async () => {
+    const none = client("node-2", { token: "" });
+    const other = client("node-2", { token: tokens.get("node-1") as string });
+    await eventually(() => {
+      expect(none.lastError).toMatch(/node token is required/);
+      expect(other.lastError).toMatch(/token is for node node-1, not node-2/);
+    });
+    expect([none.connected, other.connected]).toEqual([false, false]);
+    expect(none.resources(WORKLOAD_TYPE).size).toBe(0);
   });
 });

@@ -123,13 +123,14 @@ class Probe {
   /** Called for every workload change; set by the changes phase. */
   onWorkloads: ((change: ConfigChange, at: number) => void) | undefined;
 
-  constructor(cfg: ClientsConfig, node: number) {
+  constructor(cfg: ClientsConfig, node: number, token: string) {
     this.expected = expectedPerNode(cfg.shape, node);
     this.node = nodeName(node);
     this.client = new XdsClient({
       server: cfg.xdsUrl,
       node: nodeName(node),
       role: "ztunnel",
+      token: () => token,
       decoders,
       log: logs.logger(`xds-client.${nodeName(node)}`),
       backoff: { initialMs: 100, maxMs: 1000 },
@@ -222,10 +223,28 @@ async function cpCounters(cfg: ClientsConfig): Promise<CpCounters> {
   return { pushes, convergenceSum, convergenceCount };
 }
 
+/** One node token per node, minted through the REST API (a ztunnel's credential for xDS and the CA). */
+async function mintTokens(cfg: ClientsConfig): Promise<string[]> {
+  const tokens: string[] = [];
+  for (let n = 0; n < cfg.shape.nodes; n++) {
+    const res = await fetch(`${cfg.apiUrl}/api/v1/tokens`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${cfg.adminToken}`, "content-type": "application/json" },
+      body: JSON.stringify({ node: nodeName(n), ttl: "2h" }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    if (!res.ok) throw new Error(`minting a token for ${nodeName(n)}: HTTP ${res.status} ${await res.text()}`);
+    tokens.push(((await res.json()) as { token: string }).token);
+  }
+  return tokens;
+}
+
 async function run(cfg: ClientsConfig): Promise<ClientsResult> {
   loopbackUrl(cfg.xdsUrl);
   loopbackUrl(cfg.apiUrl);
-  const probes = Array.from({ length: cfg.clients }, (_, i) => new Probe(cfg, i % cfg.shape.nodes));
+  const tokens = await mintTokens(cfg);
+  const probe = (i: number) => new Probe(cfg, i % cfg.shape.nodes, tokens[i % cfg.shape.nodes] as string);
+  const probes = Array.from({ length: cfg.clients }, (_, i) => probe(i));
   const stopAll = async (list: readonly Probe[]) => Promise.all(list.map((p) => p.client.stop()));
   try {
     // 1. Everyone at once.
@@ -245,7 +264,7 @@ async function run(cfg: ClientsConfig): Promise<ClientsResult> {
     meter = phaseMeter(cfg.controlPlanePid);
     const soloCompleteMs: number[] = [];
     for (let r = 0; r < cfg.soloRepeats; r++) {
-      const solo = new Probe(cfg, 0);
+      const solo = probe(0);
       solo.start();
       try {
         const [, , complete] = await solo.measure(cfg.syncTimeoutSec * 1000);

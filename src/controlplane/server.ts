@@ -122,7 +122,14 @@ export async function startControlPlane(config: ControlPlaneConfig, rt: RuntimeP
     throw new MeshError("unavailable", `cannot listen on ${config.api.host}:${config.api.port}: ${(err as Error).message}`, { cause: err });
   }
   try {
-    xds = await startXdsListener({ host: config.xds.host, port: config.xds.port, ...(config.xds.tls ? { tls: config.xds.tls } : {}) }, hub, logs.logger("xds"), (router) =>
+    // A proxy's stream must carry a node token for the node it names (the CA's credential).
+    const authenticate = async (node: string, headers: Headers) => {
+      const header = headers.get("authorization") ?? "";
+      if (!header.startsWith("Bearer ")) throw new MeshError("unauthenticated", "a node token is required (authorization: Bearer …)");
+      const verified = await tokens.verify(header.slice(7).trim());
+      if (verified.node !== node) throw new MeshError("permission_denied", `the token is for node ${verified.node}, not ${node}`);
+    };
+    xds = await startXdsListener({ host: config.xds.host, port: config.xds.port, ...(config.xds.tls ? { tls: config.xds.tls } : {}) }, hub, logs.logger("xds"), authenticate, (router) =>
       router.service(
         IstioCertificateService,
         caService({ material: () => rotation.material, settings: caSettings, tokens, isBound: (node, id) => hub.isBound(node, id), log: logs.logger("ca"), metrics, ...(config.now ? { now: config.now } : {}) }),

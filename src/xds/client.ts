@@ -29,6 +29,8 @@ export interface XdsClientOptions {
   readonly cacheFile?: string;
   readonly log: Logger;
   readonly tls?: { readonly ca?: string; readonly cert?: string; readonly key?: string };
+  /** The node token, read on every (re)connect so a rotated token file takes effect. */
+  readonly token?: () => string;
   readonly backoff?: { readonly initialMs: number; readonly maxMs: number };
   readonly userAgent?: string;
 }
@@ -189,7 +191,8 @@ export class XdsClient {
       first = false;
     }
     try {
-      for await (const response of client.deltaAggregatedResources(outbound, { signal })) {
+      const headers: Record<string, string> = this.#o.token ? { authorization: `Bearer ${this.#o.token()}` } : {};
+      for await (const response of client.deltaAggregatedResources(outbound, { signal, headers })) {
         if (!this.#connected) {
           this.#connected = true;
           this.#lastError = undefined;

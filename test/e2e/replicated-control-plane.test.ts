@@ -73,11 +73,12 @@ async function leaderIndex(cluster: EtcdCluster): Promise<number> {
   );
 }
 
-function xdsClient(port: number): XdsClient {
+function xdsClient(port: number, token: string): XdsClient {
   const c = new XdsClient({
     server: `http://127.0.0.1:${port}`,
     node: "node-2",
     role: "ztunnel",
+    token: () => token,
     decoders: DECODERS,
     log: logs.logger("xds-client"),
     backoff: { initialMs: 50, maxMs: 500 },
@@ -154,7 +155,11 @@ describe.skipIf(skipReason("replicated control plane", { commands: ["etcd"] }) !
       const replicaB = await startReplica("b", ports.apiB, ports.xdsB);
 
       // A ztunnel on node-2 follows replica B; the store is empty so far.
-      const proxy = xdsClient(ports.xdsB);
+      // node-2's token, minted through B, is what its proxy shows to either replica.
+      const minted = await mesh(apiB, "token", "create", "--node", "node-2");
+      expect(minted.code).toBe(0);
+      const nodeToken = minted.stdout.trim();
+      const proxy = xdsClient(ports.xdsB, nodeToken);
       await proxy.synced(15_000);
       expect(proxy.resources(WORKLOAD_TYPE).size).toBe(0);
 
@@ -174,13 +179,11 @@ describe.skipIf(skipReason("replicated control plane", { commands: ["etcd"] }) !
       expect(names(await listAll(apiB))).toEqual(ALL);
 
       // Both replicas sign with one CA (its root lives in etcd, created by whichever started first),
-      // and a node token minted through one is accepted by the other.
+      // and the node token minted through B is accepted by A's CA.
       const caA = await (await fetch(`${apiA}/api/v1/ca`, { headers: { authorization: `Bearer replicated-control-plane-test-token` } })).json();
       const caB = await (await fetch(`${apiB}/api/v1/ca`, { headers: { authorization: `Bearer replicated-control-plane-test-token` } })).json();
       expect(caA).toEqual(caB);
-      const minted = await mesh(apiA, "token", "create", "--node", "node-2");
-      expect(minted.code).toBe(0);
-      const certs = caClient({ server: `http://127.0.0.1:${ports.xdsB}`, token: () => minted.stdout.trim() });
+      const certs = caClient({ server: `http://127.0.0.1:${ports.xdsA}`, token: () => nodeToken });
       const chain = await certs.sign(await createCsr(await generateWorkloadKey(), "spiffe://cluster.local/ns/bookinfo/sa/bookinfo-productpage"), 0);
       expect(chain).toHaveLength(2);
 
@@ -220,7 +223,7 @@ describe.skipIf(skipReason("replicated control plane", { commands: ["etcd"] }) !
       // Replica A, started again with the same flags, serves exactly what B serves, API and xDS.
       await startReplica("a", ports.apiA, ports.xdsA);
       expect(await listAll(apiA)).toEqual(afterKills);
-      const proxyOnA = xdsClient(ports.xdsA);
+      const proxyOnA = xdsClient(ports.xdsA, nodeToken);
       await proxyOnA.synced(15_000);
       expect(sortedKeys(proxyOnA.resources(WORKLOAD_TYPE))).toEqual(["bookinfo/notsleep", "bookinfo/productpage-v1", "bookinfo/sleep"]);
       expect(proxyOnA.resources<WorkloadView>(WORKLOAD_TYPE).get("bookinfo/sleep")?.addresses).toEqual(["10.0.1.12"]);

@@ -8,6 +8,7 @@ import { create } from "@bufbuild/protobuf";
 import { ConnectError, Code, type ServiceImpl, type HandlerContext } from "@connectrpc/connect";
 import type { AggregatedDiscoveryService } from "../../gen/envoy/service/discovery/v3/ads_pb.ts";
 import { DeltaDiscoveryResponseSchema, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse } from "../../gen/envoy/service/discovery/v3/discovery_pb.ts";
+import { toConnectError } from "../../errors/grpc-code.ts";
 import type { Logger } from "../../telemetry/log.ts";
 import { ZTUNNEL_TYPES } from "../../xds/type-urls.ts";
 import { DeltaSession, type DeltaRequest, type DeltaResponse } from "./delta-session.ts";
@@ -58,8 +59,14 @@ function toWire(r: DeltaResponse): DeltaDiscoveryResponse {
   });
 }
 
+/**
+ * Who may open a stream for a node: resolves when the request's credentials speak for `node`,
+ * throws (a MeshError) otherwise.
+ */
+export type ProxyAuthenticator = (node: string, headers: Headers) => Promise<void>;
+
 /** `shutdown` ends every open stream cleanly (status OK), so proxies reconnect to another replica. */
-export function adsService(hub: PushHub, log: Logger, shutdown: AbortSignal): ServiceImpl<typeof AggregatedDiscoveryService> {
+export function adsService(hub: PushHub, log: Logger, shutdown: AbortSignal, authenticate: ProxyAuthenticator): ServiceImpl<typeof AggregatedDiscoveryService> {
   return {
     async *deltaAggregatedResources(requests: AsyncIterable<DeltaDiscoveryRequest>, ctx: HandlerContext) {
       const queue = new EventQueue();
@@ -78,6 +85,12 @@ export function adsService(hub: PushHub, log: Logger, shutdown: AbortSignal): Se
       const role = first.request.node?.cluster || "ztunnel";
       if (node === "") throw new ConnectError("the first request must name its node (node.id)", Code.InvalidArgument);
       if (role !== "ztunnel") throw new ConnectError(`role "${role}" is not served yet (node.cluster must be "ztunnel")`, Code.Unimplemented);
+      try {
+        await authenticate(node, ctx.requestHeader);
+      } catch (err) {
+        log.warn("xDS stream refused", { node, error: err });
+        throw toConnectError(err);
+      }
       const session = new DeltaSession(ZTUNNEL_TYPES);
       const record = hub.connect(node, role);
       const off = hub.onChange(() => queue.push({ kind: "update" }));

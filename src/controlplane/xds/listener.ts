@@ -10,7 +10,7 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { AggregatedDiscoveryService } from "../../gen/envoy/service/discovery/v3/ads_pb.ts";
 import type { SocketAddress } from "../../runtime/port.ts";
 import type { Logger } from "../../telemetry/log.ts";
-import { adsService } from "./ads.ts";
+import { adsService, type ProxyAuthenticator } from "./ads.ts";
 import type { PushHub } from "./push-hub.ts";
 
 export interface XdsListenerOptions {
@@ -32,12 +32,13 @@ export async function startXdsListener(
   options: XdsListenerOptions,
   hub: PushHub,
   log: Logger,
+  authenticate: ProxyAuthenticator,
   moreRoutes: (router: ConnectRouter) => void = () => {},
 ): Promise<XdsListener> {
   const shutdown = new AbortController();
   const handler = connectNodeAdapter({
     routes: (router) => {
-      router.service(AggregatedDiscoveryService, adsService(hub, log, shutdown.signal));
+      router.service(AggregatedDiscoveryService, adsService(hub, log, shutdown.signal, authenticate));
       moreRoutes(router);
     },
     grpcWeb: false,
