@@ -46,7 +46,31 @@ function portsOn(service: Resource<ServiceSpec>, workload: Resource<WorkloadEntr
   return out;
 }
 
+/**
+ * Everything but the workloads, translated and indexed once; `workload` then translates one
+ * WorkloadEntry against it. The push hub keeps a context between builds so a change to a few
+ * workloads re-translates only those (translateMesh is prepare + every workload).
+ */
+export interface MeshContext {
+  readonly services: readonly ServiceView[];
+  readonly authorizations: readonly AuthorizationView[];
+  /** Findings about services, policies and waypoints (workloads report their own). */
+  readonly warnings: readonly TranslationWarning[];
+  workload(w: Resource<WorkloadEntrySpec>): { readonly view: WorkloadView; readonly warnings: readonly TranslationWarning[] };
+}
+
 export function translateMesh(snapshot: ResourceSnapshot, options: TranslateOptions): MeshTranslation {
+  const ctx = prepareMeshTranslation(snapshot, options);
+  const warnings = [...ctx.warnings];
+  const workloads = snapshot.workloadEntries.map((w) => {
+    const t = ctx.workload(w);
+    warnings.push(...t.warnings);
+    return t.view;
+  });
+  return { workloads: workloads.sort(byName), services: ctx.services, authorizations: ctx.authorizations, warnings };
+}
+
+export function prepareMeshTranslation(snapshot: ResourceSnapshot, options: TranslateOptions): MeshContext {
   const warnings: TranslationWarning[] = [];
   const warn = (w: TranslationWarning) => warnings.push(w);
   const waypoints = indexWaypoints(snapshot.gateways, snapshot.namespaces);
@@ -89,7 +113,8 @@ export function translateMesh(snapshot: ResourceSnapshot, options: TranslateOpti
   }
   const mtlsFor = prepareMtls(snapshot.peerAuthentications, options);
 
-  const workloads: WorkloadView[] = snapshot.workloadEntries.map((w) => {
+  const workload = (w: Resource<WorkloadEntrySpec>) => {
+    const own: TranslationWarning[] = [];
     const ns = w.metadata.namespace;
     const labels = workloadLabels(w);
     const ref = `WorkloadEntry ${ns}/${w.metadata.name}`;
@@ -104,7 +129,7 @@ export function translateMesh(snapshot: ResourceSnapshot, options: TranslateOpti
     const applicable = [...globalPolicies, ...(namespacePolicies.get(ns) ?? []), ...policiesBySelector.matches(ns, labels)];
     const mtls = mtlsFor({ namespace: ns, labels });
     const mode = labels[DATAPLANE_MODE_LABEL] ?? nsLabels(ns)[DATAPLANE_MODE_LABEL];
-    return {
+    const view: WorkloadView = {
       uid: w.metadata.uid ?? resourceName(ns, w.metadata.name),
       name: w.metadata.name,
       namespace: ns,
@@ -114,16 +139,17 @@ export function translateMesh(snapshot: ResourceSnapshot, options: TranslateOpti
       trustDomain: options.trustDomain,
       labels,
       services: backs,
-      ...optional("waypoint", gateway ? undefined : resolveWaypoint({ ref, namespace: ns, labels }, "workload", waypoints, warn)),
+      ...optional("waypoint", gateway ? undefined : resolveWaypoint({ ref, namespace: ns, labels }, "workload", waypoints, (x) => own.push(x))),
       authorizationPolicies: applicable.sort(),
       mtlsMode: mtls.mode,
       portMtlsModes: mtls.ports,
       captured: mode === "ambient",
       network: w.spec.network ?? "",
     };
-  });
+    return { view, warnings: own };
+  };
 
-  return { workloads: workloads.sort(byName), services: services.sort(byName), authorizations, warnings };
+  return { services: services.sort(byName), authorizations, warnings, workload };
 }
 
 /** The authorization names each node's workloads use, computed once per translation. */

@@ -13,17 +13,22 @@ import type { Logger } from "../../telemetry/log.ts";
 import type { MetricsRegistry } from "../../telemetry/metrics.ts";
 import { AUTHORIZATION_TYPE, SERVICE_TYPE, TRUST_BUNDLE_TYPE, WORKLOAD_TYPE } from "../../xds/type-urls.ts";
 import { resourceName, type TrustBundleView } from "../../xds/view.ts";
-import { encodeAuthorization, encodeTrustBundle } from "../../xds/wire.ts";
+import { encodeAuthorization, encodeTrustBundle, encodeWorkload } from "../../xds/wire.ts";
 import type { ConfigStore, Watch } from "../store/store.ts";
 import { snapshotOf, type TranslateOptions, type TranslationWarning } from "../translate/snapshot.ts";
-import { policiesByNode, translateMesh, viewForNode, type MeshTranslation } from "../translate/ztunnel-view.ts";
-import { keyOf, keyString, type StoredResource } from "../resources/resource.ts";
+import { policiesByNode, prepareMeshTranslation, viewForNode, type MeshContext, type MeshTranslation } from "../translate/ztunnel-view.ts";
+import { keyOf, keyString, type Resource, type StoredResource } from "../resources/resource.ts";
+import type { WorkloadEntrySpec } from "../resources/kinds/workload-entry.ts";
+import type { WorkloadView } from "../../xds/view.ts";
 import type { NackRecord, ResourceDelta } from "./delta-session.ts";
 import { encodeZtunnelView, ResourceEncoder, type EncodedResource, type ResourceIndex } from "./resources.ts";
 
 /** How many builds of change history streams can catch up from before they fall back to a full diff. */
 const HISTORY_BUILDS = 64;
 const EMPTY_CHANGE = { changed: new Set<string>(), removed: new Set<string>() };
+const WORKLOAD_ENTRY = "WorkloadEntry";
+/** Kinds the ztunnel translation reads besides WorkloadEntry: a change to one means a full build. */
+const TRANSLATED_KINDS = new Set(["Namespace", "Service", "AuthorizationPolicy", "PeerAuthentication", "Gateway"]);
 
 export interface ProxyRecord {
   readonly id: number;
@@ -51,6 +56,13 @@ export class PushHub {
   readonly #perNode = new Map<string, ResourceIndex>();
   readonly #m;
   #mesh: MeshTranslation = { workloads: [], services: [], authorizations: [], warnings: [] };
+  /** Services, policies and indexes of the last full translation; workloads are translated against it. */
+  #ctx: MeshContext | undefined;
+  /** Each WorkloadEntry's translation, by keyString. */
+  #workloadViews = new Map<string, { view: WorkloadView; warnings: readonly TranslationWarning[] }>();
+  /** WorkloadEntries changed since the last build; any other kind changing forces a full build. */
+  #dirtyWorkloads = new Set<string>();
+  #fullNeeded = true;
   #shared: ResourceIndex = new Map();
   #trustBundle = new Map<string, EncodedResource>();
   /** "<node>\0<namespace>\0<service account>" of every workload: what the CA may sign for a node. */
@@ -106,6 +118,7 @@ export class PushHub {
     const { items, revision } = await this.#o.store.list();
     this.#mirror = new Map(items.map((r) => [keyString(keyOf(r)), r]));
     this.#mirrorRevision = revision;
+    this.#fullNeeded = true;
     this.#watch?.close();
     this.#watch = this.#o.store.watch(
       revision,
@@ -115,6 +128,8 @@ export class PushHub {
           if (e.type === "put") this.#mirror.set(key, e.resource);
           else this.#mirror.delete(key);
           this.#mirrorRevision = e.revision;
+          if (e.resource.kind === WORKLOAD_ENTRY) this.#dirtyWorkloads.add(key);
+          else if (TRANSLATED_KINDS.has(e.resource.kind)) this.#fullNeeded = true;
         }
         this.#schedule();
       },
@@ -148,9 +163,8 @@ export class PushHub {
   #rebuild(): void {
     this.#lastBuildAt = Date.now();
     const revision = this.#mirrorRevision;
-    const mesh = translateMesh(snapshotOf([...this.#mirror.values()]), this.#o.translate);
-    const full = encodeZtunnelView({ workloads: mesh.workloads, services: mesh.services, authorizations: mesh.authorizations }, this.#encoder);
-    this.#encoder.retain(new Map([...full, [TRUST_BUNDLE_TYPE, this.#trustBundle]]));
+    const { mesh, touched } = this.#translate();
+    const full = this.#encode(mesh, touched);
     const previous = new Set(this.#mesh.warnings.map((w) => `${w.resource}: ${w.message}`));
     for (const w of mesh.warnings) if (!previous.has(`${w.resource}: ${w.message}`)) this.#o.log.warn("translation", { resource: w.resource, warning: w.message });
     this.#recordDelta(this.#shared, full);
@@ -171,6 +185,66 @@ export class PushHub {
       this.#changedAt = undefined;
     }
     for (const l of this.#listeners) l();
+  }
+
+  /**
+   * Translate the mirrored config: in full when anything but WorkloadEntries changed (or on the
+   * first build), otherwise only the WorkloadEntries that changed, against the last full context.
+   * Both give the same views; the incremental path is what keeps a workload change cheap at 10,000
+   * workloads.
+   */
+  #translate(): { mesh: MeshTranslation; touched: ReadonlyMap<string, WorkloadView | undefined> | null } {
+    /** Incremental builds: the workloads re-translated (by resource name; undefined when deleted). */
+    let touched: Map<string, WorkloadView | undefined> | null = null;
+    if (this.#fullNeeded || !this.#ctx) {
+      const snapshot = snapshotOf([...this.#mirror.values()]);
+      this.#ctx = prepareMeshTranslation(snapshot, this.#o.translate);
+      this.#workloadViews = new Map(snapshot.workloadEntries.map((w) => [keyString(keyOf(w)), (this.#ctx as MeshContext).workload(w)]));
+    } else {
+      touched = new Map();
+      for (const key of this.#dirtyWorkloads) {
+        const r = this.#mirror.get(key) as Resource<WorkloadEntrySpec> | undefined;
+        const before = this.#workloadViews.get(key)?.view;
+        if (r) {
+          const t = this.#ctx.workload(r);
+          this.#workloadViews.set(key, t);
+          touched.set(resourceName(t.view.namespace, t.view.name), t.view);
+        } else {
+          this.#workloadViews.delete(key);
+          if (before) touched.set(resourceName(before.namespace, before.name), undefined);
+        }
+      }
+    }
+    this.#fullNeeded = false;
+    this.#dirtyWorkloads.clear();
+    const warnings = [...this.#ctx.warnings];
+    const workloads: WorkloadView[] = [];
+    for (const t of this.#workloadViews.values()) {
+      workloads.push(t.view);
+      for (const w of t.warnings) warnings.push(w);
+    }
+    return { mesh: { workloads, services: this.#ctx.services, authorizations: this.#ctx.authorizations, warnings }, touched };
+  }
+
+  /**
+   * Encode a translation, reusing every resource whose content did not change; after an
+   * incremental translation only the touched workloads are looked at.
+   */
+  #encode(mesh: MeshTranslation, touched: ReadonlyMap<string, WorkloadView | undefined> | null): ResourceIndex {
+    if (touched && this.#shared.size > 0) {
+      const workloads = new Map(this.#shared.get(WORKLOAD_TYPE) ?? []);
+      for (const [name, view] of touched) {
+        if (view) workloads.set(name, this.#encoder.encodeValue(WORKLOAD_TYPE, name, view, encodeWorkload));
+        else {
+          workloads.delete(name);
+          this.#encoder.forget(WORKLOAD_TYPE, name);
+        }
+      }
+      return new Map([...this.#shared, [WORKLOAD_TYPE, workloads]]);
+    }
+    const full = encodeZtunnelView({ workloads: mesh.workloads, services: mesh.services, authorizations: mesh.authorizations }, this.#encoder);
+    this.#encoder.retain(new Map([...full, [TRUST_BUNDLE_TYPE, this.#trustBundle]]));
+    return full;
   }
 
   /** Which workload and service names differ between two builds (the per-node types are diffed whole). */

@@ -56,6 +56,13 @@ export class ResourceEncoder {
     return resource;
   }
 
+  /** Forget one resource that no longer exists. */
+  forget(typeUrl: string, name: string): void {
+    const key = `${typeUrl}\u0000${name}`;
+    this.#cache.delete(key);
+    this.#sources.delete(key);
+  }
+
   /** Forget resources that no longer exist (call after each full build). */
   retain(index: ResourceIndex): void {
     const keep = new Set<string>();
