@@ -3,19 +3,16 @@
  * node token in the authorization header, CSR in the request — and every refusal it must make.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { planApply } from "../src/controlplane/api/apply.ts";
-import { startControlPlane, type RunningControlPlane } from "../src/controlplane/server.ts";
+import { type RunningControlPlane } from "../src/controlplane/server.ts";
 import { IstioCertificateService } from "../src/gen/istio/v1/auth/ca_pb.ts";
 import { createCsr, generateWorkloadKey } from "../src/identity/x509/csr.ts";
-import { bunRuntime } from "../src/runtime/bun.ts";
-import { createLogControl } from "../src/telemetry/log.ts";
 import { runOk } from "./support/command.ts";
-import { eventually } from "./support/eventually.ts";
+import { applyAndWait, BOOKINFO_YAML, startTestControlPlane } from "./support/control-plane.ts";
 
 let dir: string;
 let cp: RunningControlPlane;
@@ -23,13 +20,8 @@ let ca: ReturnType<typeof createClient<typeof IstioCertificateService>>;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "mesh-ca-it-"));
-  cp = await startControlPlane(
-    { dataDir: dir, store: { backend: "sqlite" }, api: { host: "127.0.0.1", port: 0 }, xds: { host: "127.0.0.1", port: 0 }, adminTokenFile: join(dir, "admin-token"), trustDomain: "cluster.local" },
-    bunRuntime,
-    createLogControl({ format: "text", spec: "off" }),
-  );
-  const result = await cp.store.commit(planApply(readFileSync(new URL("./fixtures/bookinfo.yaml", import.meta.url), "utf8"), "bookinfo").ops);
-  await eventually(() => expect(Number(cp.hub.version)).toBeGreaterThanOrEqual(Number(result.revision)));
+  cp = await startTestControlPlane(dir);
+  await applyAndWait(cp, BOOKINFO_YAML);
   ca = createClient(IstioCertificateService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${cp.xdsAddress.port}` }));
 });
 afterAll(async () => {

@@ -4,17 +4,16 @@
  * certificate keeps serving until it expires), recovery, and refusal of wrong certificates.
  */
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { planApply } from "../src/controlplane/api/apply.ts";
-import { startControlPlane, type RunningControlPlane } from "../src/controlplane/server.ts";
+import { type RunningControlPlane } from "../src/controlplane/server.ts";
 import { caClient, type CertificateSigner } from "../src/identity/ca-client.ts";
 import { CertificateManager } from "../src/identity/cert-manager.ts";
 import { createCsr, generateWorkloadKey } from "../src/identity/x509/csr.ts";
-import { bunRuntime } from "../src/runtime/bun.ts";
 import { createLogControl } from "../src/telemetry/log.ts";
 import { eventually } from "./support/eventually.ts";
+import { applyAndWait, BOOKINFO_YAML, startTestControlPlane } from "./support/control-plane.ts";
 import { FakeClock } from "./support/fake-clock.ts";
 import { freePort } from "./support/ports.ts";
 
@@ -44,20 +43,7 @@ async function rejection(p: Promise<unknown>): Promise<string> {
 }
 
 async function startCp() {
-  cp = await startControlPlane(
-    {
-      dataDir: dir,
-      store: { backend: "sqlite" },
-      api: { host: "127.0.0.1", port: 0 },
-      xds: { host: "127.0.0.1", port },
-      adminTokenFile: join(dir, "admin-token"),
-      trustDomain: "cluster.local",
-      ca: { defaultTtlMs: HOUR, maxTtlMs: 24 * HOUR },
-      now: () => new Date(clock.now()),
-    },
-    bunRuntime,
-    logs,
-  );
+  cp = await startTestControlPlane(dir, { xdsPort: port, ca: { defaultTtlMs: HOUR, maxTtlMs: 24 * HOUR }, now: () => new Date(clock.now()) });
 }
 
 beforeEach(async () => {
@@ -65,7 +51,7 @@ beforeEach(async () => {
   clock = new FakeClock();
   port = await freePort();
   await startCp();
-  await (cp as RunningControlPlane).store.commit(planApply(readFileSync(new URL("./fixtures/bookinfo.yaml", import.meta.url), "utf8"), "bookinfo").ops);
+  await applyAndWait(cp as RunningControlPlane, BOOKINFO_YAML);
   await eventually(() => expect(cp?.hub.isBound("node-2", productpage)).toBe(true));
   token = (await (cp as RunningControlPlane).tokens.mint("node-2", 24 * HOUR)).token;
 });

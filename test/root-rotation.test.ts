@@ -5,24 +5,23 @@
  * the operator runs prepare → activate → retire. Not one handshake may fail.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import type net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import tls from "node:tls";
-import { planApply } from "../src/controlplane/api/apply.ts";
-import { startControlPlane, type RunningControlPlane } from "../src/controlplane/server.ts";
+import { type RunningControlPlane } from "../src/controlplane/server.ts";
 import { caClient } from "../src/identity/ca-client.ts";
 import { CertificateManager, type WorkloadCertificate } from "../src/identity/cert-manager.ts";
 import { systemClock } from "../src/identity/clock.ts";
 import { decodeCheckedTrustBundle } from "../src/identity/trust-bundle.ts";
-import { bunRuntime } from "../src/runtime/bun.ts";
 import { createLogControl } from "../src/telemetry/log.ts";
 import { XdsClient } from "../src/xds/client.ts";
 import { TRUST_BUNDLE_TYPE } from "../src/xds/type-urls.ts";
 import type { TrustBundleView } from "../src/xds/view.ts";
 import { DECODERS } from "../src/xds/wire.ts";
 import { eventually } from "./support/eventually.ts";
+import { applyAndWait, BOOKINFO_YAML, startTestControlPlane } from "./support/control-plane.ts";
 
 const logs = createLogControl({ format: "text", spec: "off" });
 let dir: string;
@@ -81,13 +80,8 @@ class MiniProxy {
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "mesh-rotation-"));
-  cp = await startControlPlane(
-    { dataDir: dir, store: { backend: "sqlite" }, api: { host: "127.0.0.1", port: 0 }, xds: { host: "127.0.0.1", port: 0 }, adminTokenFile: join(dir, "admin-token"), trustDomain: "cluster.local" },
-    bunRuntime,
-    logs,
-  );
-  const result = await cp.store.commit(planApply(readFileSync(new URL("./fixtures/bookinfo.yaml", import.meta.url), "utf8"), "bookinfo").ops);
-  await eventually(() => expect(Number(cp.hub.version)).toBeGreaterThanOrEqual(Number(result.revision)));
+  cp = await startTestControlPlane(dir);
+  await applyAndWait(cp, BOOKINFO_YAML);
 });
 afterAll(async () => {
   await cp?.close();

@@ -17,12 +17,10 @@ import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { fromBinary } from "@bufbuild/protobuf";
-import { planApply } from "../src/controlplane/api/apply.ts";
-import { startControlPlane, type RunningControlPlane } from "../src/controlplane/server.ts";
+import { type RunningControlPlane } from "../src/controlplane/server.ts";
 import { WorkloadSchema } from "../src/gen/mesh/xds/v1/workload_pb.ts";
-import { bunRuntime } from "../src/runtime/bun.ts";
-import { createLogControl } from "../src/telemetry/log.ts";
 import { eventually } from "./support/eventually.ts";
+import { applyAndWait, startTestControlPlane } from "./support/control-plane.ts";
 import { freePort } from "./support/ports.ts";
 
 // Spelled out rather than imported from src/, so the client side owes nothing to our code.
@@ -105,7 +103,6 @@ class AdsStream {
 
 // ---- control plane set-up, as in test/xds.test.ts ----
 
-const logs = createLogControl({ format: "text", spec: "off" });
 const BOOKINFO = readFileSync(new URL("./fixtures/bookinfo.yaml", import.meta.url), "utf8");
 
 let dir: string;
@@ -133,21 +130,9 @@ function proxy(node: string) {
 beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), "mesh-xds-grpc-"));
   xdsPort = await freePort();
-  cp = await startControlPlane(
-    {
-      dataDir: join(dir, "cp"),
-      store: { backend: "sqlite" },
-      api: { host: "127.0.0.1", port: 0 },
-      xds: { host: "127.0.0.1", port: xdsPort },
-      adminTokenFile: join(dir, "cp", "admin-token"),
-      trustDomain: "cluster.local",
-    },
-    bunRuntime,
-    logs,
-  );
+  cp = await startTestControlPlane(join(dir, "cp"), { xdsPort });
   const running = cp;
-  const result = await running.store.commit(planApply(BOOKINFO, "test").ops);
-  await eventually(() => expect(Number(running.hub.version)).toBeGreaterThanOrEqual(Number(result.revision)));
+  await applyAndWait(running, BOOKINFO);
   node2Token = (await running.tokens.mint("node-2", 3600_000)).token;
 });
 

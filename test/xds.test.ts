@@ -7,15 +7,14 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { planApply } from "../src/controlplane/api/apply.ts";
-import { startControlPlane, type RunningControlPlane } from "../src/controlplane/server.ts";
-import { bunRuntime } from "../src/runtime/bun.ts";
+import { type RunningControlPlane } from "../src/controlplane/server.ts";
 import { createLogControl } from "../src/telemetry/log.ts";
 import { XdsClient, type ConfigChange, type Decoder } from "../src/xds/client.ts";
 import { AUTHORIZATION_TYPE, SERVICE_TYPE, WORKLOAD_TYPE } from "../src/xds/type-urls.ts";
 import type { AuthorizationView, WorkloadView } from "../src/xds/view.ts";
 import { DECODERS } from "../src/xds/wire.ts";
 import { eventually } from "./support/eventually.ts";
+import { applyAndWait, startTestControlPlane } from "./support/control-plane.ts";
 import { freePort } from "./support/ports.ts";
 
 const logs = createLogControl({ format: "text", spec: "off" });
@@ -27,18 +26,7 @@ let cp: RunningControlPlane | undefined;
 const clients: XdsClient[] = [];
 
 async function startCp(): Promise<RunningControlPlane> {
-  cp = await startControlPlane(
-    {
-      dataDir: join(dir, "cp"),
-      store: { backend: "sqlite" },
-      api: { host: "127.0.0.1", port: 0 },
-      xds: { host: "127.0.0.1", port: xdsPort },
-      adminTokenFile: join(dir, "cp", "admin-token"),
-      trustDomain: "cluster.local",
-    },
-    bunRuntime,
-    logs,
-  );
+  cp = await startTestControlPlane(join(dir, "cp"), { xdsPort });
   return cp;
 }
 
@@ -61,12 +49,8 @@ function client(node: string, options: { decoders?: Record<string, Decoder>; cac
   return c;
 }
 
-/** Commit, then wait until the push pipeline has built a push from that revision. */
 async function apply(yaml: string) {
-  const running = cp as RunningControlPlane;
-  const result = await running.store.commit(planApply(yaml, "test").ops);
-  await eventually(() => expect(Number(running.hub.version)).toBeGreaterThanOrEqual(Number(result.revision)));
-  return result;
+  return applyAndWait(cp as RunningControlPlane, yaml);
 }
 
 beforeEach(async () => {

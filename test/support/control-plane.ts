@@ -1,0 +1,41 @@
+/**
+ * An in-process control plane for integration tests: SQLite in `dataDir`, API and xDS on loopback
+ * (xDS on a given port when a test restarts it and clients must find it again), logs off.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import assert from "node:assert/strict";
+import { planApply } from "../../src/controlplane/api/apply.ts";
+import { startControlPlane, type ControlPlaneConfig, type RunningControlPlane } from "../../src/controlplane/server.ts";
+import { bunRuntime } from "../../src/runtime/bun.ts";
+import { createLogControl } from "../../src/telemetry/log.ts";
+import { eventually } from "./eventually.ts";
+
+export const BOOKINFO_YAML = readFileSync(new URL("../fixtures/bookinfo.yaml", import.meta.url), "utf8");
+
+export function startTestControlPlane(
+  dataDir: string,
+  options: { xdsPort?: number; ca?: ControlPlaneConfig["ca"]; now?: () => Date } = {},
+): Promise<RunningControlPlane> {
+  return startControlPlane(
+    {
+      dataDir,
+      store: { backend: "sqlite" },
+      api: { host: "127.0.0.1", port: 0 },
+      xds: { host: "127.0.0.1", port: options.xdsPort ?? 0 },
+      adminTokenFile: join(dataDir, "admin-token"),
+      trustDomain: "cluster.local",
+      ...(options.ca ? { ca: options.ca } : {}),
+      ...(options.now ? { now: options.now } : {}),
+    },
+    bunRuntime,
+    createLogControl({ format: "text", spec: "off" }),
+  );
+}
+
+/** Commit the documents, then wait until the push pipeline has built from that revision. */
+export async function applyAndWait(cp: RunningControlPlane, yaml: string) {
+  const result = await cp.store.commit(planApply(yaml, "test").ops);
+  await eventually(() => assert.ok(Number(cp.hub.version) >= Number(result.revision), `push built from ${cp.hub.version}, want ${result.revision}`));
+  return result;
+}
