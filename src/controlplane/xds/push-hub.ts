@@ -13,10 +13,10 @@ import type { Logger } from "../../telemetry/log.ts";
 import type { MetricsRegistry } from "../../telemetry/metrics.ts";
 import { AUTHORIZATION_TYPE, SERVICE_TYPE, TRUST_BUNDLE_TYPE, WORKLOAD_TYPE } from "../../xds/type-urls.ts";
 import { resourceName, type TrustBundleView } from "../../xds/view.ts";
-import { encodeAuthorization, encodeTrustBundle, encodeWorkload } from "../../xds/wire.ts";
+import { encodeTrustBundle, encodeWorkload } from "../../xds/wire.ts";
 import type { ConfigStore, Watch } from "../store/store.ts";
 import { snapshotOf, type TranslateOptions, type TranslationWarning } from "../translate/snapshot.ts";
-import { policiesByNode, prepareMeshTranslation, viewForNode, type MeshContext, type MeshTranslation } from "../translate/ztunnel-view.ts";
+import { prepareMeshTranslation, type MeshContext } from "../translate/ztunnel-view.ts";
 import { keyOf, keyString, type Resource, type StoredResource } from "../resources/resource.ts";
 import type { WorkloadEntrySpec } from "../resources/kinds/workload-entry.ts";
 import type { WorkloadView } from "../../xds/view.ts";
@@ -55,7 +55,13 @@ export class PushHub {
   readonly #proxies = new Map<number, ProxyRecord>();
   readonly #perNode = new Map<string, ResourceIndex>();
   readonly #m;
-  #mesh: MeshTranslation = { workloads: [], services: [], authorizations: [], warnings: [] };
+  /** Workload bindings (node, namespace, service account) with how many workloads hold each. */
+  #bindings = new Map<string, number>();
+  /** Per node: the authorization names its workloads use, with how many workloads use each. */
+  #nodePolicies = new Map<string, Map<string, number>>();
+  /** Per node: its authorization resources, kept until its policy set or the policies change. */
+  #nodeAuthz = new Map<string, Map<string, EncodedResource>>();
+  #loggedWarnings = new Set<string>();
   /** Services, policies and indexes of the last full translation; workloads are translated against it. */
   #ctx: MeshContext | undefined;
   /** Each WorkloadEntry's translation, by keyString. */
@@ -65,13 +71,10 @@ export class PushHub {
   #fullNeeded = true;
   #shared: ResourceIndex = new Map();
   #trustBundle = new Map<string, EncodedResource>();
-  /** "<node>\0<namespace>\0<service account>" of every workload: what the CA may sign for a node. */
-  #bindings = new Set<string>();
   #version = "0";
   /** The config as of `#mirrorRevision`, by keyString. */
   #mirror = new Map<string, StoredResource>();
   #mirrorRevision = "0";
-  #byNode = new Map<string, Set<string>>();
   #build = 0;
   #history: Array<{ build: number; delta: Map<string, { changed: Set<string>; removed: Set<string> }> }> = [];
   #lastBuildAt = 0;
@@ -101,7 +104,9 @@ export class PushHub {
   }
 
   get warnings(): readonly TranslationWarning[] {
-    return this.#mesh.warnings;
+    const out = [...(this.#ctx?.warnings ?? [])];
+    for (const t of this.#workloadViews.values()) for (const w of t.warnings) out.push(w);
+    return out;
   }
 
   /** Increases with every build; streams remember the last one they diffed against. */
@@ -163,18 +168,11 @@ export class PushHub {
   #rebuild(): void {
     this.#lastBuildAt = Date.now();
     const revision = this.#mirrorRevision;
-    const { mesh, touched } = this.#translate();
-    const full = this.#encode(mesh, touched);
-    const previous = new Set(this.#mesh.warnings.map((w) => `${w.resource}: ${w.message}`));
-    for (const w of mesh.warnings) if (!previous.has(`${w.resource}: ${w.message}`)) this.#o.log.warn("translation", { resource: w.resource, warning: w.message });
-    this.#recordDelta(this.#shared, full);
-    this.#mesh = mesh;
-    this.#shared = full;
-    this.#bindings = new Set(mesh.workloads.map((w) => bindingKey(w.node, w.namespace, w.serviceAccount)));
-    this.#byNode = policiesByNode(mesh);
+    if (this.#fullNeeded || !this.#ctx) this.#fullBuild();
+    else this.#incrementalBuild();
     this.#perNode.clear();
     this.#version = revision;
-    for (const [typeUrl, byName] of full) {
+    for (const [typeUrl, byName] of this.#shared) {
       let size = 0;
       for (const r of byName.values()) size += r.size;
       this.#m.configSize.labels({ type: shortType(typeUrl) }).set(size);
@@ -187,76 +185,113 @@ export class PushHub {
     for (const l of this.#listeners) l();
   }
 
-  /**
-   * Translate the mirrored config: in full when anything but WorkloadEntries changed (or on the
-   * first build), otherwise only the WorkloadEntries that changed, against the last full context.
-   * Both give the same views; the incremental path is what keeps a workload change cheap at 10,000
-   * workloads.
-   */
-  #translate(): { mesh: MeshTranslation; touched: ReadonlyMap<string, WorkloadView | undefined> | null } {
-    /** Incremental builds: the workloads re-translated (by resource name; undefined when deleted). */
-    let touched: Map<string, WorkloadView | undefined> | null = null;
-    if (this.#fullNeeded || !this.#ctx) {
-      const snapshot = snapshotOf([...this.#mirror.values()]);
-      this.#ctx = prepareMeshTranslation(snapshot, this.#o.translate);
-      this.#workloadViews = new Map(snapshot.workloadEntries.map((w) => [keyString(keyOf(w)), (this.#ctx as MeshContext).workload(w)]));
-    } else {
-      touched = new Map();
-      for (const key of this.#dirtyWorkloads) {
-        const r = this.#mirror.get(key) as Resource<WorkloadEntrySpec> | undefined;
-        const before = this.#workloadViews.get(key)?.view;
-        if (r) {
-          const t = this.#ctx.workload(r);
-          this.#workloadViews.set(key, t);
-          touched.set(resourceName(t.view.namespace, t.view.name), t.view);
-        } else {
-          this.#workloadViews.delete(key);
-          if (before) touched.set(resourceName(before.namespace, before.name), undefined);
-        }
-      }
-    }
+  /** Everything translated and encoded again (any kind but WorkloadEntry changed, or the first build). */
+  #fullBuild(): void {
+    const snapshot = snapshotOf([...this.#mirror.values()]);
+    const ctx = prepareMeshTranslation(snapshot, this.#o.translate);
+    this.#ctx = ctx;
+    this.#workloadViews = new Map(snapshot.workloadEntries.map((w) => [keyString(keyOf(w)), ctx.workload(w)]));
     this.#fullNeeded = false;
     this.#dirtyWorkloads.clear();
-    const warnings = [...this.#ctx.warnings];
-    const workloads: WorkloadView[] = [];
-    for (const t of this.#workloadViews.values()) {
-      workloads.push(t.view);
-      for (const w of t.warnings) warnings.push(w);
-    }
-    return { mesh: { workloads, services: this.#ctx.services, authorizations: this.#ctx.authorizations, warnings }, touched };
+    const workloads = [...this.#workloadViews.values()].map((t) => t.view);
+    const full = encodeZtunnelView({ workloads, services: ctx.services, authorizations: ctx.authorizations }, this.#encoder);
+    this.#encoder.retain(new Map([...full, [TRUST_BUNDLE_TYPE, this.#trustBundle]]));
+    const previous = new Set(this.#loggedWarnings);
+    this.#loggedWarnings = new Set();
+    for (const w of this.warnings) this.#logWarning(w, previous);
+    this.#bindings = new Map();
+    this.#nodePolicies = new Map();
+    for (const w of workloads) this.#account(w, +1);
+    this.#nodeAuthz.clear();
+    this.#recordDelta(this.#shared, full, null);
+    this.#shared = full;
   }
 
   /**
-   * Encode a translation, reusing every resource whose content did not change; after an
-   * incremental translation only the touched workloads are looked at.
+   * Only WorkloadEntries changed: re-translate those against the last full context, update their
+   * encoded resources and the per-node bookkeeping they touch. Gives the same result as a full
+   * build (push-hub.test.ts checks it); it is what keeps a workload change cheap at 10,000 workloads.
    */
-  #encode(mesh: MeshTranslation, touched: ReadonlyMap<string, WorkloadView | undefined> | null): ResourceIndex {
-    if (touched && this.#shared.size > 0) {
-      const workloads = new Map(this.#shared.get(WORKLOAD_TYPE) ?? []);
-      for (const [name, view] of touched) {
-        if (view) workloads.set(name, this.#encoder.encodeValue(WORKLOAD_TYPE, name, view, encodeWorkload));
-        else {
-          workloads.delete(name);
-          this.#encoder.forget(WORKLOAD_TYPE, name);
-        }
+  #incrementalBuild(): void {
+    const ctx = this.#ctx as MeshContext;
+    const workloads = new Map(this.#shared.get(WORKLOAD_TYPE) ?? []);
+    const touchedNames = new Set<string>();
+    for (const key of this.#dirtyWorkloads) {
+      const r = this.#mirror.get(key) as Resource<WorkloadEntrySpec> | undefined;
+      const before = this.#workloadViews.get(key)?.view;
+      if (before) {
+        this.#account(before, -1);
+        const name = resourceName(before.namespace, before.name);
+        touchedNames.add(name);
+        workloads.delete(name);
       }
-      return new Map([...this.#shared, [WORKLOAD_TYPE, workloads]]);
+      if (r) {
+        const t = ctx.workload(r);
+        this.#workloadViews.set(key, t);
+        this.#account(t.view, +1);
+        const name = resourceName(t.view.namespace, t.view.name);
+        touchedNames.add(name);
+        workloads.set(name, this.#encoder.encodeValue(WORKLOAD_TYPE, name, t.view, encodeWorkload));
+        for (const w of t.warnings) this.#logWarning(w, this.#loggedWarnings);
+      } else {
+        this.#workloadViews.delete(key);
+      }
     }
-    const full = encodeZtunnelView({ workloads: mesh.workloads, services: mesh.services, authorizations: mesh.authorizations }, this.#encoder);
-    this.#encoder.retain(new Map([...full, [TRUST_BUNDLE_TYPE, this.#trustBundle]]));
-    return full;
+    for (const name of touchedNames) if (!workloads.has(name)) this.#encoder.forget(WORKLOAD_TYPE, name);
+    this.#dirtyWorkloads.clear();
+    const next = new Map([...this.#shared, [WORKLOAD_TYPE, workloads]]);
+    this.#recordDelta(this.#shared, next, touchedNames);
+    this.#shared = next;
   }
 
-  /** Which workload and service names differ between two builds (the per-node types are diffed whole). */
-  #recordDelta(before: ResourceIndex, after: ResourceIndex): void {
+  /** Add (+1) or remove (-1) a workload's node binding and its node's policy references. */
+  #account(w: WorkloadView, sign: 1 | -1): void {
+    const key = bindingKey(w.node, w.namespace, w.serviceAccount);
+    const n = (this.#bindings.get(key) ?? 0) + sign;
+    if (n > 0) this.#bindings.set(key, n);
+    else this.#bindings.delete(key);
+    let policies = this.#nodePolicies.get(w.node);
+    if (!policies) this.#nodePolicies.set(w.node, (policies = new Map()));
+    let changed = false;
+    for (const p of w.authorizationPolicies) {
+      const c = (policies.get(p) ?? 0) + sign;
+      if ((c > 0) !== policies.has(p)) changed = true;
+      if (c > 0) policies.set(p, c);
+      else policies.delete(p);
+    }
+    if (changed) this.#nodeAuthz.delete(w.node);
+  }
+
+  #logWarning(w: TranslationWarning, alreadyLogged: ReadonlySet<string>): void {
+    const key = `${w.resource}: ${w.message}`;
+    if (!alreadyLogged.has(key)) this.#o.log.warn("translation", { resource: w.resource, warning: w.message });
+    this.#loggedWarnings.add(key);
+  }
+
+  /**
+   * Which workload and service names differ between two builds (the per-node types are diffed
+   * whole); `onlyWorkloads` limits the comparison to the names an incremental build touched.
+   */
+  #recordDelta(before: ResourceIndex, after: ResourceIndex, onlyWorkloads: ReadonlySet<string> | null): void {
     const delta = new Map<string, { changed: Set<string>; removed: Set<string> }>();
     for (const typeUrl of [WORKLOAD_TYPE, SERVICE_TYPE]) {
       const was = before.get(typeUrl) ?? new Map<string, EncodedResource>();
       const now = after.get(typeUrl) ?? new Map<string, EncodedResource>();
       const changed = new Set<string>();
       const removed = new Set<string>();
-      for (const [name, r] of now) if (was.get(name) !== r) changed.add(name);
-      for (const name of was.keys()) if (!now.has(name)) removed.add(name);
+      if (onlyWorkloads) {
+        if (typeUrl === WORKLOAD_TYPE) {
+          for (const name of onlyWorkloads) {
+            const r = now.get(name);
+            if (!r) {
+              if (was.has(name)) removed.add(name);
+            } else if (was.get(name) !== r) changed.add(name);
+          }
+        }
+      } else {
+        for (const [name, r] of now) if (was.get(name) !== r) changed.add(name);
+        for (const name of was.keys()) if (!now.has(name)) removed.add(name);
+      }
       delta.set(typeUrl, { changed, removed });
     }
     this.#build++;
@@ -295,11 +330,16 @@ export class PushHub {
   ztunnelResources(node: string): ResourceIndex {
     let index = this.#perNode.get(node);
     if (!index) {
-      const all = this.#shared.get(AUTHORIZATION_TYPE) ?? new Map<string, EncodedResource>();
-      const mine = new Map<string, EncodedResource>();
-      for (const a of viewForNode(this.#mesh, node, this.#byNode).authorizations) {
-        const name = resourceName(a.namespace, a.name);
-        mine.set(name, all.get(name) ?? this.#encoder.encode(AUTHORIZATION_TYPE, name, encodeAuthorization(a)));
+      let mine = this.#nodeAuthz.get(node);
+      if (!mine) {
+        const all = this.#shared.get(AUTHORIZATION_TYPE) ?? new Map<string, EncodedResource>();
+        const needed = this.#nodePolicies.get(node);
+        mine = new Map<string, EncodedResource>();
+        for (const name of needed?.keys() ?? []) {
+          const r = all.get(name);
+          if (r) mine.set(name, r);
+        }
+        this.#nodeAuthz.set(node, mine);
       }
       index = new Map([
         [WORKLOAD_TYPE, this.#shared.get(WORKLOAD_TYPE) ?? new Map()],
@@ -314,7 +354,7 @@ export class PushHub {
 
   /** Whether a workload with this namespace and service account is bound to this node. */
   isBound(node: string, identity: { namespace: string; serviceAccount: string }): boolean {
-    return this.#bindings.has(bindingKey(node, identity.namespace, identity.serviceAccount));
+    return (this.#bindings.get(bindingKey(node, identity.namespace, identity.serviceAccount)) ?? 0) > 0;
   }
 
   onChange(listener: () => void): () => void {
