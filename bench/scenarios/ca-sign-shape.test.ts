@@ -5,13 +5,14 @@ import type { Resource } from "../../src/controlplane/resources/resource.ts";
 import { DEFAULT_TRANSLATE_OPTIONS, snapshotOf } from "../../src/controlplane/translate/snapshot.ts";
 import { translateMesh } from "../../src/controlplane/translate/ztunnel-view.ts";
 import { parseSpiffeId } from "../../src/identity/spiffe.ts";
-import { caDocs, listBodies, nodeOf, percentile, spiffeIdOf, type CaShape } from "./ca-sign-shape.ts";
+import { applyBatches } from "../lib/apply-batches.ts";
+import { caDocs, nodeOf, percentile, spiffeIdOf, type CaShape } from "./ca-sign-shape.ts";
 
 const shape: CaShape = { workloads: 250, nodes: 7, namespaces: 3, trustDomain: "cluster.local" };
 
 test("the batches are valid applies within the API's limits and bind each identity to the node that asks for it", () => {
   const resources: Resource[] = [];
-  for (const batch of listBodies(caDocs(shape), 100)) {
+  for (const batch of applyBatches(caDocs(shape), 100)) {
     expect(batch.count).toBeLessThanOrEqual(100);
     expect(batch.body.length).toBeLessThan(LIMITS.maxBytes);
     resources.push(...planApply(batch.body, "batch").ops.map((op) => (op.type === "put" ? op.resource : (undefined as never))));

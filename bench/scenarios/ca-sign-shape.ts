@@ -53,25 +53,6 @@ export function* caDocs(shape: CaShape): Generator<Doc> {
   }
 }
 
-/** POST /api/v1/apply bodies: JSON Lists of at most 1,000 documents and 3 MiB (the API's limits are 1,000 and 4 MiB). */
-export function* listBodies(docs: Iterable<Doc>, maxDocs = 1000, maxBytes = 3 * 1024 * 1024): Generator<{ body: string; count: number }> {
-  let parts: string[] = [];
-  let bytes = 0;
-  const flush = () => {
-    const out = { body: `{"apiVersion":"v1","kind":"List","items":[${parts.join(",")}]}`, count: parts.length };
-    parts = [];
-    bytes = 0;
-    return out;
-  };
-  for (const doc of docs) {
-    const json = JSON.stringify(doc);
-    if (parts.length > 0 && (parts.length >= maxDocs || bytes + json.length + 64 > maxBytes)) yield flush();
-    parts.push(json);
-    bytes += json.length + 1;
-  }
-  if (parts.length > 0) yield flush();
-}
-
 /** The p-th percentile (nearest rank) of values; NaN when empty. */
 export function percentile(values: readonly number[], p: number): number {
   if (values.length === 0) return NaN;

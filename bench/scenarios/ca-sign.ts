@@ -32,7 +32,8 @@ import { startDaemon } from "../lib/process.ts";
 import type { Row } from "../lib/rows.ts";
 import { meshBinaryInfo, REPO_ROOT, startControlPlane, type ControlPlane } from "../tools/mesh-control-plane.ts";
 import type { BaselineConfig, BaselineResult, GenConfig, GenResult, LoadConfig, RpcConfig, RpcResult } from "../tools/ca-load.ts";
-import { caDocs, listBodies, type CaShape } from "./ca-sign-shape.ts";
+import { applyBatches } from "../lib/apply-batches.ts";
+import { caDocs, type CaShape } from "./ca-sign-shape.ts";
 import type { Scenario, ScenarioContext } from "./scenario.ts";
 import { summarizeProfile, type Category, type ProfileSummary } from "../tools/cpu-profile.ts";
 
@@ -209,7 +210,7 @@ export const caSign: Scenario = {
     const setupStarted = performance.now();
     let revision = "0";
     let requests = 0;
-    for (const batch of listBodies(caDocs(shape))) {
+    for (const batch of applyBatches(caDocs(shape))) {
       revision = await cp.apply(batch.body);
       requests++;
     }

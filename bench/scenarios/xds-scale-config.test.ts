@@ -4,7 +4,8 @@ import { LIMITS } from "../../src/controlplane/resources/parse.ts";
 import type { Resource } from "../../src/controlplane/resources/resource.ts";
 import { DEFAULT_TRANSLATE_OPTIONS, snapshotOf } from "../../src/controlplane/translate/snapshot.ts";
 import { translateMesh, viewForNode } from "../../src/controlplane/translate/ztunnel-view.ts";
-import { applyBatches, CHANGE_LABEL, expectedPerNode, meshDocs, nodeName, workloadDoc, workloadResourceName, type MeshShape } from "./xds-scale-config.ts";
+import { applyBatches } from "../lib/apply-batches.ts";
+import { CHANGE_LABEL, expectedPerNode, meshDocs, nodeName, workloadDoc, workloadResourceName, type MeshShape } from "./xds-scale-config.ts";
 
 const shape: MeshShape = { workloads: 200, services: 20, policies: 15, nodes: 7, namespaces: 3 };
 

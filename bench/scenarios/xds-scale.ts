@@ -16,7 +16,8 @@ import type { Row } from "../lib/rows.ts";
 import { startDaemon } from "../lib/process.ts";
 import { startControlPlane, meshBinaryInfo, REPO_ROOT, type ControlPlane } from "../tools/mesh-control-plane.ts";
 import type { ClientsConfig, ClientsResult } from "../tools/xds-clients.ts";
-import { applyBatches, expectedPerNode, meshDocs, validateShape, type MeshShape } from "./xds-scale-config.ts";
+import { applyBatches } from "../lib/apply-batches.ts";
+import { expectedPerNode, meshDocs, validateShape, type MeshShape } from "./xds-scale-config.ts";
 import type { Scenario, ScenarioContext } from "./scenario.ts";
 
 const TARGET = "target";
