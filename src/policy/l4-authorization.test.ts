@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import type { AuthorizationRule, AuthorizationView, DestinationMatch, SourceMatch } from "../xds/view.ts";
-import { authorize, compilePolicy, type ConnectionFacts } from "./l4-authorization.ts";
+import { authorize, compilePolicy, type ConnectionFacts, type Decision } from "./l4-authorization.ts";
 
 const src = (m: Partial<SourceMatch>): SourceMatch => ({ principals: [], notPrincipals: [], namespaces: [], notNamespaces: [], ipBlocks: [], notIpBlocks: [], ...m });
 const dst = (m: Partial<DestinationMatch>): DestinationMatch => ({ ports: [], notPorts: [], ...m });
@@ -14,7 +14,7 @@ const plaintext: ConnectionFacts = { sourceIp: "192.168.1.5", destinationIp: "10
 const viewer = policy("productpage-viewer", "allow", [rule({ from: [src({ principals: ["cluster.local/ns/bookinfo/sa/sleep"] })] })]);
 
 describe("L4 authorization (Istio's order: DENY, then no ALLOW → allow, then any ALLOW)", () => {
-  const cases: Array<[string, ConnectionFacts, AuthorizationView[], boolean, string]> = [
+  const cases: Array<[string, ConnectionFacts, AuthorizationView[], boolean, Decision["reason"]]> = [
     ["no policies: allowed", sleep, [], true, "no policies"],
     ["the seed article: sleep may reach productpage", sleep, [viewer], true, "allowed by policy"],
     ["the seed article: notsleep is refused", notsleep, [viewer], false, "no allow policy matched"],
