@@ -138,11 +138,11 @@ const PROFILE_TIERS: readonly (readonly Category[])[] = [
     { name: "signFor › certificateToPem (pkijs path: re-parse + re-encode of the signed leaf)", test: (f) => f.functionName === "certificateToPem" && inRepo(f, "src/identity/x509/certificate.ts") },
     {
       name: "signFor (build + sign the leaf, PEM)",
-      test: (f) => (f.functionName === "signFor" && inRepo(f, "src/controlplane/ca/authority.ts")) || ["signLeafCertificate", "signLeafDer"].includes(f.functionName),
+      test: (f) => (f.functionName === "signFor" && inRepo(f, "src/controlplane/ca/authority.ts")) || f.functionName === "signLeafDer",
     },
     {
       name: "inspectCsr (CSR parse + signature check)",
-      test: (f) => (f.functionName === "inspectCsr" && inRepo(f, "src/controlplane/ca/authority.ts")) || ["parseCsr", "parseCsrFast"].includes(f.functionName) || inRepo(f, "src/identity/spiffe.ts"),
+      test: (f) => (f.functionName === "inspectCsr" && inRepo(f, "src/controlplane/ca/authority.ts")) || f.functionName === "parseCsrFast" || inRepo(f, "src/identity/spiffe.ts"),
     },
     { name: "token verify (jose ES256 + token record lookup)", test: (f) => inRepo(f, "src/controlplane/ca/node-tokens.ts") || inRepo(f, "src/controlplane/store/sqlite-store.ts") },
     { name: "handler rest (ca-service: logging, metrics, errors)", test: (f) => inRepo(f, "src/controlplane/ca/ca-service.ts") || inRepo(f, "src/telemetry/metrics.ts") || inRepo(f, "src/telemetry/log.ts") },

@@ -15,7 +15,8 @@ export const API_CLIENT_OPTIONS: readonly OptionSpec[] = [
 ];
 
 export interface ApiClient {
-  request<T>(method: string, path: string, body?: string): Promise<T>;
+  /** `body` is YAML (documents) unless `contentType` says otherwise. */
+  request<T>(method: string, path: string, body?: string, contentType?: string): Promise<T>;
 }
 
 function resolveToken(options: OptionValues): string {
@@ -32,12 +33,12 @@ export function apiClient(options: OptionValues): ApiClient {
   const server = (options.server as string).replace(/\/+$/, "");
   const token = resolveToken(options);
   return {
-    async request<T>(method: string, path: string, body?: string): Promise<T> {
+    async request<T>(method: string, path: string, body?: string, contentType = "application/yaml"): Promise<T> {
       let res: Response;
       try {
         res = await fetch(`${server}${path}`, {
           method,
-          headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { "content-type": body.startsWith("{") ? "application/json" : "application/yaml" } : {}) },
+          headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { "content-type": contentType } : {}) },
           ...(body !== undefined ? { body } : {}),
           signal: AbortSignal.timeout(30_000),
         });

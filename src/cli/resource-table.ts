@@ -4,6 +4,7 @@
  * and the current time in, text out.
  */
 import type { StoredResource } from "../controlplane/resources/resource.ts";
+import { formatColumns } from "./columns.ts";
 
 type Column = readonly [header: string, value: (r: StoredResource) => string];
 
@@ -53,7 +54,5 @@ export function renderTable(items: readonly StoredResource[], options: { allName
         ]
       : []),
   ];
-  const rows = [columns.map(([h]) => h), ...items.map((r) => columns.map(([, f]) => f(r)))];
-  const widths = columns.map((_, i) => Math.max(...rows.map((row) => (row[i] as string).length)));
-  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd((widths[i] as number) + 3))).join("").trimEnd()).join("\n");
+  return formatColumns([columns.map(([h]) => h), ...items.map((r) => columns.map(([, f]) => f(r)))]);
 }

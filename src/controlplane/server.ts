@@ -124,9 +124,7 @@ export async function startControlPlane(config: ControlPlaneConfig, rt: RuntimeP
   try {
     // A proxy's stream must carry a node token for the node it names (the CA's credential).
     const authenticate = async (node: string, headers: Headers) => {
-      const header = headers.get("authorization") ?? "";
-      if (!header.startsWith("Bearer ")) throw new MeshError("unauthenticated", "a node token is required (authorization: Bearer …)");
-      const verified = await tokens.verify(header.slice(7).trim());
+      const verified = await tokens.verifyHeader(headers.get("authorization"));
       if (verified.node !== node) throw new MeshError("permission_denied", `the token is for node ${verified.node}, not ${node}`);
     };
     xds = await startXdsListener({ host: config.xds.host, port: config.xds.port, ...(config.xds.tls ? { tls: config.xds.tls } : {}) }, hub, logs.logger("xds"), authenticate, (router) =>

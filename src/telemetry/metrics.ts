@@ -54,12 +54,19 @@ abstract class LabelledFamily<S> implements Family {
   abstract render(out: string[]): void;
 }
 
+/** Counters and gauges: one number per series. */
+abstract class ValueFamily<S extends { readonly value: number }> extends LabelledFamily<S> {
+  render(out: string[]): void {
+    for (const { values, s } of this.series.values()) out.push(`${this.name}${labelText(this.labelNames, values)} ${formatNumber(s.value)}`);
+  }
+}
+
 export interface CounterSeries {
   inc(by?: number): void;
   readonly value: number;
 }
 
-export class Counter extends LabelledFamily<CounterSeries> {
+export class Counter extends ValueFamily<CounterSeries> {
   readonly type = "counter" as const;
   protected create(): CounterSeries {
     let value = 0;
@@ -70,9 +77,6 @@ export class Counter extends LabelledFamily<CounterSeries> {
       },
     };
   }
-  render(out: string[]): void {
-    for (const { values, s } of this.series.values()) out.push(`${this.name}${labelText(this.labelNames, values)} ${formatNumber(s.value)}`);
-  }
 }
 
 export interface GaugeSeries {
@@ -82,7 +86,7 @@ export interface GaugeSeries {
   readonly value: number;
 }
 
-export class Gauge extends LabelledFamily<GaugeSeries> {
+export class Gauge extends ValueFamily<GaugeSeries> {
   readonly type = "gauge" as const;
   protected create(): GaugeSeries {
     let value = 0;
@@ -94,9 +98,6 @@ export class Gauge extends LabelledFamily<GaugeSeries> {
         return value;
       },
     };
-  }
-  render(out: string[]): void {
-    for (const { values, s } of this.series.values()) out.push(`${this.name}${labelText(this.labelNames, values)} ${formatNumber(s.value)}`);
   }
 }
 

@@ -66,6 +66,17 @@ describe("mesh control-plane with mesh apply/get/delete", () => {
 
     expect((await mesh(server, "delete", "ap", "productpage-viewer", "-n", "bookinfo")).stdout.trim()).toBe("authorizationpolicy/bookinfo/productpage-viewer deleted");
     expect((await mesh(server, "delete", "ap", "productpage-viewer", "-n", "bookinfo")).code).toBe(4);
+    // Node tokens and the CA, as an operator sees them.
+    const minted = await mesh(server, "token", "create", "--node", "node-1", "--ttl", "1h");
+    expect(minted.code).toBe(0);
+    expect(minted.stdout.trim().split(".")).toHaveLength(3); // a JWT
+    expect((await mesh(server, "token", "list")).stdout.trim()).toMatch(/^ID\s+NODE\s+EXPIRES\s+STATE\n\S+\s+node-1\s+\S+\s+valid$/);
+    expect((await mesh(server, "token", "revoke", "--node", "node-1")).stdout).toMatch(/node node-1\) revoked/);
+    expect((await mesh(server, "token", "list")).stdout.trim()).toMatch(/node-1\s+\S+\s+revoked$/);
+    expect((await mesh(server, "token", "create", "--node", "Bad_Node")).code).toBe(2);
+    expect((await mesh(server, "ca", "status")).stdout.trim()).toMatch(/^generation 1\nROOT SERIAL\s+EXPIRES\s+ROLE\n[0-9a-f]+\s+\S+\s+signing$/);
+    expect((await mesh(server, "ca", "rotate", "retire")).code).toBe(7);
+
     expect((await cp?.stop("SIGTERM")) ?? "no process").toBe(0);
   });
 

@@ -1,6 +1,7 @@
 /** `mesh ca status`, `mesh ca rotate prepare|activate|retire`: the CA's roots and their rotation. */
 import { MeshError } from "../../errors/mesh-error.ts";
 import { API_CLIENT_OPTIONS, apiClient } from "../api-client.ts";
+import { formatColumns } from "../columns.ts";
 import type { Command } from "../command.ts";
 
 interface CaStatus {
@@ -10,9 +11,8 @@ interface CaStatus {
 }
 
 function render(s: CaStatus): string {
-  const lines = [`generation ${s.generation}${s.plugin ? " (plug-in CA)" : ""}`, "ROOT SERIAL                        EXPIRES                    ROLE"];
-  for (const r of s.roots) lines.push(`${r.serial.padEnd(34)} ${r.notAfter.padEnd(26)} ${r.signing ? "signing" : r.prepared ? "prepared (trusted, not signing yet)" : "trusted (retire when every proxy renewed)"}`);
-  return lines.join("\n");
+  const role = (r: CaStatus["roots"][number]) => (r.signing ? "signing" : r.prepared ? "prepared (trusted, not signing yet)" : "trusted (retire when every proxy renewed)");
+  return `generation ${s.generation}${s.plugin ? " (plug-in CA)" : ""}\n${formatColumns([["ROOT SERIAL", "EXPIRES", "ROLE"], ...s.roots.map((r) => [r.serial, r.notAfter, role(r)])])}`;
 }
 
 export const caCommand: Command = {
@@ -30,7 +30,7 @@ export const caCommand: Command = {
     }
     if (verb === "rotate") {
       if (!phase) throw new MeshError("invalid_argument", "mesh ca rotate needs a step", { detail: { accepted: ["prepare", "activate", "retire"] } });
-      out(render(await client.request<CaStatus>("POST", "/api/v1/ca/rotate", JSON.stringify({ phase }))));
+      out(render(await client.request<CaStatus>("POST", "/api/v1/ca/rotate", JSON.stringify({ phase }), "application/json")));
       return 0;
     }
     throw new MeshError("invalid_argument", `unknown ca command "${verb}"`, { detail: { accepted: ["status", "rotate"] } });

@@ -2,6 +2,7 @@
 import { MeshError } from "../../errors/mesh-error.ts";
 import { formatDuration } from "../../util/duration.ts";
 import { API_CLIENT_OPTIONS, apiClient } from "../api-client.ts";
+import { formatColumns } from "../columns.ts";
 import type { Command } from "../command.ts";
 
 interface TokenRecord {
@@ -14,9 +15,7 @@ interface TokenRecord {
 
 function table(items: readonly TokenRecord[]): string {
   if (items.length === 0) return "No tokens found.";
-  const rows = [["ID", "NODE", "EXPIRES", "STATE"], ...items.map((t) => [t.id, t.node, t.expiresAt, t.revoked ? "revoked" : Date.parse(t.expiresAt) < Date.now() ? "expired" : "valid"])];
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] as string).length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd((widths[i] as number) + 3))).join("")).join("\n");
+  return formatColumns([["ID", "NODE", "EXPIRES", "STATE"], ...items.map((t) => [t.id, t.node, t.expiresAt, t.revoked ? "revoked" : Date.parse(t.expiresAt) < Date.now() ? "expired" : "valid"])]);
 }
 
 export const tokenCommand: Command = {
@@ -36,7 +35,7 @@ export const tokenCommand: Command = {
     switch (verb) {
       case "create": {
         if (!node) throw new MeshError("invalid_argument", "mesh token create needs --node NAME", { detail: { path: "--node" } });
-        const created = await client.request<{ token: string }>("POST", "/api/v1/tokens", JSON.stringify({ node, ttl: formatDuration(options.ttl as number) }));
+        const created = await client.request<{ token: string }>("POST", "/api/v1/tokens", JSON.stringify({ node, ttl: formatDuration(options.ttl as number) }), "application/json");
         out(created.token);
         return 0;
       }
@@ -45,7 +44,7 @@ export const tokenCommand: Command = {
         return 0;
       case "revoke": {
         if (!id && !node) throw new MeshError("invalid_argument", "mesh token revoke needs a token ID or --node NAME");
-        const revoked = (await client.request<{ items: TokenRecord[] }>("POST", "/api/v1/tokens/revoke", JSON.stringify(id ? { id } : { node }))).items;
+        const revoked = (await client.request<{ items: TokenRecord[] }>("POST", "/api/v1/tokens/revoke", JSON.stringify(id ? { id } : { node }), "application/json")).items;
         out(revoked.length === 0 ? "nothing to revoke" : revoked.map((t) => `token/${t.id} (node ${t.node}) revoked`).join("\n"));
         return 0;
       }

@@ -32,7 +32,7 @@ import { planApply, planDeleteDocuments } from "./apply.ts";
 import { statusBody } from "./status.ts";
 import { watchResponse } from "./watch-stream.ts";
 import type { PushHub } from "../xds/push-hub.ts";
-import type { NodeTokens } from "../ca/node-tokens.ts";
+import { bearerToken, type NodeTokens } from "../ca/node-tokens.ts";
 import type { CaRotation } from "../ca/ca-rotation-control.ts";
 import { ROTATION_PHASES, type RotationPhase } from "../ca/rotation.ts";
 import { parseDuration } from "../../util/duration.ts";
@@ -73,9 +73,7 @@ export function createApiApp(deps: ApiDeps): Hono {
   app.get("/metrics", (c) => c.body(metrics.render(), 200, { "content-type": PROMETHEUS_CONTENT_TYPE }));
 
   app.use("/api/*", async (c, next) => {
-    const header = c.req.header("authorization");
-    const token = header?.startsWith("Bearer ") ? header.slice(7).trim() : undefined;
-    if (!tokenMatches(deps.adminToken, token)) throw new MeshError("unauthenticated", "an admin token is required (Authorization: Bearer …)");
+    if (!tokenMatches(deps.adminToken, bearerToken(c.req.header("authorization")))) throw new MeshError("unauthenticated", "an admin token is required (Authorization: Bearer …)");
     await next();
   });
   app.use(

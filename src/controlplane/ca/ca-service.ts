@@ -4,7 +4,7 @@
  * authenticates with a node token (`authorization: Bearer …`); the CA signs only identities of
  * workloads bound to that node in the registry. Every refusal is logged with its reason.
  */
-import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import type { ServiceImpl } from "@connectrpc/connect";
 import { MeshError } from "../../errors/mesh-error.ts";
 import { toConnectError } from "../../errors/grpc-code.ts";
 import type { IstioCertificateService } from "../../gen/istio/v1/auth/ca_pb.ts";
@@ -27,12 +27,6 @@ export interface CaServiceDeps {
   readonly now?: () => Date;
 }
 
-function bearer(ctx: HandlerContext): string {
-  const header = ctx.requestHeader.get("authorization") ?? "";
-  if (!header.startsWith("Bearer ")) throw new MeshError("unauthenticated", "a node token is required (authorization: Bearer …)");
-  return header.slice(7).trim();
-}
-
 export function caService(deps: CaServiceDeps): ServiceImpl<typeof IstioCertificateService> {
   const now = deps.now ?? (() => new Date());
   const issued = deps.metrics.counter("citadel_server_success_cert_issuance_count", "Certificates issued.");
@@ -43,7 +37,7 @@ export function caService(deps: CaServiceDeps): ServiceImpl<typeof IstioCertific
       const started = performance.now();
       let node = "(unauthenticated)";
       try {
-        ({ node } = await deps.tokens.verify(bearer(ctx)));
+        ({ node } = await deps.tokens.verifyHeader(ctx.requestHeader.get("authorization")));
         const inspected = await inspectCsr(req.csr, deps.settings);
         if (!deps.isBound(node, inspected.identity)) {
           throw new MeshError("permission_denied", `node ${node} runs no workload with identity ${inspected.spiffeId}`);

@@ -23,10 +23,17 @@ export interface NodeTokenRecord {
   readonly revoked: boolean;
 }
 
+/** The token in an `authorization: Bearer …` header, if there is one. */
+export function bearerToken(header: string | null | undefined): string | undefined {
+  return header?.startsWith("Bearer ") ? header.slice(7).trim() : undefined;
+}
+
 export interface NodeTokens {
   mint(node: string, ttlMs: number): Promise<{ token: string; record: NodeTokenRecord }>;
   /** The node a token speaks for; MeshError("unauthenticated") for anything not currently valid. */
   verify(token: string): Promise<{ node: string; id: string }>;
+  /** verify() for a request's authorization header; a missing token is unauthenticated too. */
+  verifyHeader(header: string | null | undefined): Promise<{ node: string; id: string }>;
   list(): Promise<NodeTokenRecord[]>;
   /** Revoke one token by id, or every token of a node; returns what was revoked. */
   revoke(selector: { id?: string; node?: string }): Promise<NodeTokenRecord[]>;
@@ -60,6 +67,39 @@ export async function createNodeTokens(options: { secrets: SecretStore; store: C
     return items.map((i) => recordOf(i.spec)).sort((a, b) => (order(a) < order(b) ? -1 : 1));
   };
 
+  const verify = async (token: string): Promise<{ node: string; id: string }> => {
+    if (token.length > 8192) throw new MeshError("unauthenticated", "node token too long");
+    // A restart storm presents each node's token thousands of times: the signature check is
+    // cached per token (expiry is still checked on every call, revocation below too).
+    let payload = verified.get(token);
+    if (payload && (payload.exp as number) * 1000 <= now().getTime()) {
+      verified.delete(token);
+      payload = undefined;
+    }
+    if (!payload) {
+      try {
+        ({ payload } = await jwtVerify(token, publicKey, {
+          algorithms: [ALG],
+          audience: NODE_TOKEN_AUDIENCE,
+          issuer: options.issuer,
+          currentDate: now(),
+          requiredClaims: ["sub", "jti", "exp"],
+        }));
+      } catch (err) {
+        const why = err instanceof joseErrors.JWTExpired ? "expired" : err instanceof joseErrors.JWTClaimValidationFailed ? `claim ${err.claim} is wrong` : "signature or format invalid";
+        throw new MeshError("unauthenticated", `node token refused: ${why}`, { cause: err });
+      }
+      if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value as string);
+      verified.set(token, payload);
+    }
+    const stored = await options.store.get(key(payload.jti as string));
+    if (!stored) throw new MeshError("unauthenticated", "node token refused: unknown token id");
+    const record = recordOf(stored.spec);
+    if (record.revoked) throw new MeshError("unauthenticated", `node token refused: revoked (id ${record.id})`);
+    if (record.node !== payload.sub) throw new MeshError("unauthenticated", "node token refused: node does not match its record");
+    return { node: record.node, id: record.id };
+  };
+
   return {
     list,
     async mint(node, ttlMs) {
@@ -81,37 +121,11 @@ export async function createNodeTokens(options: { secrets: SecretStore; store: C
       return { token, record };
     },
 
-    async verify(token) {
-      if (token.length > 8192) throw new MeshError("unauthenticated", "node token too long");
-      // A restart storm presents each node's token thousands of times: the signature check is
-      // cached per token (expiry is still checked on every call, revocation below too).
-      let payload = verified.get(token);
-      if (payload && (payload.exp as number) * 1000 <= now().getTime()) {
-        verified.delete(token);
-        payload = undefined;
-      }
-      if (!payload) {
-        try {
-          ({ payload } = await jwtVerify(token, publicKey, {
-            algorithms: [ALG],
-            audience: NODE_TOKEN_AUDIENCE,
-            issuer: options.issuer,
-            currentDate: now(),
-            requiredClaims: ["sub", "jti", "exp"],
-          }));
-        } catch (err) {
-          const why = err instanceof joseErrors.JWTExpired ? "expired" : err instanceof joseErrors.JWTClaimValidationFailed ? `claim ${err.claim} is wrong` : "signature or format invalid";
-          throw new MeshError("unauthenticated", `node token refused: ${why}`, { cause: err });
-        }
-        if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value as string);
-        verified.set(token, payload);
-      }
-      const stored = await options.store.get(key(payload.jti as string));
-      if (!stored) throw new MeshError("unauthenticated", "node token refused: unknown token id");
-      const record = recordOf(stored.spec);
-      if (record.revoked) throw new MeshError("unauthenticated", `node token refused: revoked (id ${record.id})`);
-      if (record.node !== payload.sub) throw new MeshError("unauthenticated", "node token refused: node does not match its record");
-      return { node: record.node, id: record.id };
+    verify,
+    async verifyHeader(header) {
+      const token = bearerToken(header);
+      if (!token) throw new MeshError("unauthenticated", "a node token is required (authorization: Bearer …)");
+      return verify(token);
     },
 
     async revoke(selector) {

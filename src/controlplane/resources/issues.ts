@@ -49,7 +49,3 @@ function depth(issues: readonly z.core.$ZodIssue[]): number {
   for (const i of issues) max = Math.max(max, i.path.length);
   return max;
 }
-
-export function issueAt(path: string, message: string): FieldIssue {
-  return { path, message };
-}

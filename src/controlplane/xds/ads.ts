@@ -10,33 +10,12 @@ import type { AggregatedDiscoveryService } from "../../gen/envoy/service/discove
 import { DeltaDiscoveryResponseSchema, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse } from "../../gen/envoy/service/discovery/v3/discovery_pb.ts";
 import { toConnectError } from "../../errors/grpc-code.ts";
 import type { Logger } from "../../telemetry/log.ts";
+import { AsyncQueue } from "../../xds/async-queue.ts";
 import { ZTUNNEL_TYPES } from "../../xds/type-urls.ts";
 import { DeltaSession, type DeltaRequest, type DeltaResponse } from "./delta-session.ts";
 import type { PushHub } from "./push-hub.ts";
 
 type Event = { kind: "request"; request: DeltaDiscoveryRequest } | { kind: "update" } | { kind: "end"; error?: unknown };
-
-/** A tiny async queue: push from anywhere, pull from the stream loop. */
-class EventQueue {
-  readonly #items: Event[] = [];
-  #wake: (() => void) | undefined;
-  #updatePending = false;
-  push(e: Event): void {
-    if (e.kind === "update") {
-      if (this.#updatePending) return;
-      this.#updatePending = true;
-    }
-    this.#items.push(e);
-    this.#wake?.();
-  }
-  async next(): Promise<Event> {
-    while (this.#items.length === 0) await new Promise<void>((r) => (this.#wake = r));
-    this.#wake = undefined;
-    const e = this.#items.shift() as Event;
-    if (e.kind === "update") this.#updatePending = false;
-    return e;
-  }
-}
 
 function toDomain(r: DeltaDiscoveryRequest): DeltaRequest {
   return {
@@ -69,7 +48,17 @@ export type ProxyAuthenticator = (node: string, headers: Headers) => Promise<voi
 export function adsService(hub: PushHub, log: Logger, shutdown: AbortSignal, authenticate: ProxyAuthenticator): ServiceImpl<typeof AggregatedDiscoveryService> {
   return {
     async *deltaAggregatedResources(requests: AsyncIterable<DeltaDiscoveryRequest>, ctx: HandlerContext) {
-      const queue = new EventQueue();
+      // Requests, config changes and the end all go through one queue; several changes waiting
+      // to be handled are coalesced into one diff.
+      const queue = new AsyncQueue<Event>();
+      const pending = queue[Symbol.asyncIterator]();
+      let updateQueued = false;
+      const next = async (): Promise<Event> => {
+        const { value, done } = await pending.next();
+        const event: Event = done ? { kind: "end" } : value;
+        if (event.kind === "update") updateQueued = false;
+        return event;
+      };
       void (async () => {
         try {
           for await (const request of requests) queue.push({ kind: "request", request });
@@ -79,7 +68,7 @@ export function adsService(hub: PushHub, log: Logger, shutdown: AbortSignal, aut
         }
       })();
       if (shutdown.aborted) return;
-      const first = await queue.next();
+      const first = await next();
       if (first.kind !== "request") return;
       const node = first.request.node?.id ?? "";
       const role = first.request.node?.cluster || "ztunnel";
@@ -93,7 +82,11 @@ export function adsService(hub: PushHub, log: Logger, shutdown: AbortSignal, aut
       }
       const session = new DeltaSession(ZTUNNEL_TYPES);
       const record = hub.connect(node, role);
-      const off = hub.onChange(() => queue.push({ kind: "update" }));
+      const off = hub.onChange(() => {
+        if (updateQueued) return;
+        updateQueued = true;
+        queue.push({ kind: "update" });
+      });
       const abort = () => queue.push({ kind: "end" });
       ctx.signal.addEventListener("abort", abort, { once: true });
       shutdown.addEventListener("abort", abort, { once: true });
@@ -118,7 +111,7 @@ export function adsService(hub: PushHub, log: Logger, shutdown: AbortSignal, aut
             hub.countPush(r.typeUrl);
             yield toWire(r);
           }
-          event = await queue.next();
+          event = await next();
         }
       } finally {
         off();

@@ -9,7 +9,7 @@ import { MeshError } from "../../errors/mesh-error.ts";
 import { GENERAL_NAME_URI, OID } from "./oids.ts";
 import { bufferOf, fromPem, fromPemAll, toPem } from "./pem.ts";
 
-const KEY_USAGE = { digitalSignature: 0x80, keyEncipherment: 0x20, keyCertSign: 0x04, cRLSign: 0x02 } as const;
+const KEY_USAGE = { digitalSignature: 0x80, keyCertSign: 0x04, cRLSign: 0x02 } as const;
 
 function bitString(byte: number): asn1js.BitString {
   let unused = 0;
