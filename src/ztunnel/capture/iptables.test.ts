@@ -1,0 +1,296 @@
+import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { isMeshError } from "../../errors/mesh-error.ts";
+import { createLogControl } from "../../telemetry/log.ts";
+import { run, runOk } from "../../../test/support/command.ts";
+import { withNetns, type Netns } from "../../../test/support/netns.ts";
+import { skipReason } from "../../../test/support/requirements.ts";
+import { SEED_TOPOLOGY, type Topology, withTopology } from "../../../test/support/topology.ts";
+import { CAPTURE_CHAIN as C } from "./iptables-plan.ts";
+import { type CommandOutput, type CommandRunner, IptablesCapture } from "./iptables.ts";
+
+const logger = createLogControl({ format: "text", spec: "off" }).logger("capture");
+const repo = new URL("../../../", import.meta.url).pathname;
+
+/**
+ * An in-memory nat table per family that understands the subset of iptables-save/-restore the
+ * capture uses, so the whole start/sync/close flow runs without root.
+ */
+function fakeKernel(options: { ipv6?: "ok" | "missing"; fail?: (argv: readonly string[]) => CommandOutput | null } = {}) {
+  const tables = { 4: { chain: false, rules: [] as string[], prerouting: [] as string[] }, 6: { chain: false, rules: [] as string[], prerouting: [] as string[] } };
+  const calls: string[] = [];
+  const ok = (stdout = ""): CommandOutput => ({ code: 0, stdout, stderr: "" });
+  const runner: CommandRunner = async (argv, input) => {
+    calls.push(argv.join(" "));
+    await new Promise((r) => setTimeout(r, 1)); // let concurrent callers interleave if they could
+    const failure = options.fail?.(argv);
+    if (failure) return failure;
+    const tool = argv[0] ?? "";
+    const family = tool.startsWith("ip6") ? 6 : 4;
+    if (family === 6 && options.ipv6 === "missing") {
+      return { code: 3, stdout: "", stderr: "ip6tables v1.8.9 (legacy): can't initialize ip6tables table `nat': Table does not exist" };
+    }
+    const t = tables[family];
+    if (tool.endsWith("tables")) return ok();
+    if (tool.endsWith("-save")) {
+      const lines = ["*nat", ":PREROUTING ACCEPT [0:0]", ...(t.chain ? [`:${C} - [0:0]`] : [])];
+      lines.push(...t.prerouting.map((r) => `-A PREROUTING ${r}`), ...t.rules.map((r) => `-A ${C} ${r}`), "COMMIT", "");
+      return ok(lines.join("\n"));
+    }
+    for (const line of input.split("\n")) {
+      if (line === `:${C} - [0:0]`) {
+        t.chain = true;
+        t.rules = [];
+      } else if (line === `-I PREROUTING 1 -j ${C}`) t.prerouting.unshift(`-j ${C}`);
+      else if (line.startsWith("-D PREROUTING ")) t.prerouting.splice(t.prerouting.indexOf(line.slice(14)), 1);
+      else if (line.startsWith(`-A ${C} `)) t.rules.push(line.slice(C.length + 4));
+      else if (line === `-X ${C}`) t.chain = false;
+    }
+    return ok();
+  };
+  return { tables, calls, runner };
+}
+
+async function thrown(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (err) {
+    return err;
+  }
+  throw new Error("expected a rejection");
+}
+
+describe("IptablesCapture with a fake kernel", () => {
+  test("sync writes only differences, close removes everything", async () => {
+    const k = fakeKernel();
+    const capture = await IptablesCapture.start({ logger, run: k.runner });
+    expect(await capture.sync(["10.0.1.10", "fd00::a"])).toEqual({ changed: true, skipped: [] });
+    expect(k.tables[4].prerouting).toEqual([`-j ${C}`]);
+    expect(k.tables[4].rules).toHaveLength(3);
+    expect(k.tables[6].rules).toHaveLength(3);
+    const writes = k.calls.filter((c) => c.includes("restore")).length;
+    expect(await capture.sync(["fd00:0::a", "10.0.1.10"])).toEqual({ changed: false, skipped: [] });
+    expect(k.calls.filter((c) => c.includes("restore")).length).toBe(writes);
+    expect(k.calls.filter((c) => c.includes("restore")).every((c) => c.includes("-w 5 --noflush"))).toBe(true);
+    await capture.close();
+    await capture.close();
+    expect(k.tables[4]).toEqual({ chain: false, rules: [], prerouting: [] });
+    expect(k.tables[6]).toEqual({ chain: false, rules: [], prerouting: [] });
+    expect(isMeshError(await thrown(capture.sync([])), "failed_precondition")).toBe(true);
+  });
+
+  test("concurrent syncs run one at a time, in call order; the last one wins", async () => {
+    const k = fakeKernel();
+    const capture = await IptablesCapture.start({ logger, run: k.runner });
+    const sets = [["10.0.0.1"], ["10.0.0.2"], ["10.0.0.3", "10.0.0.4"]];
+    await Promise.all(sets.map((s) => capture.sync(s)));
+    expect(k.tables[4].rules.filter((r) => r.startsWith("-s"))).toEqual([
+      "-s 10.0.0.3/32 -p tcp -j REDIRECT --to-ports 15001",
+      "-s 10.0.0.4/32 -p tcp -j REDIRECT --to-ports 15001",
+    ]);
+    await capture.close();
+  });
+
+  test("leftovers of a run that did not close are removed on start", async () => {
+    const k = fakeKernel();
+    await (await IptablesCapture.start({ logger, run: k.runner })).sync(["10.0.0.1"]);
+    k.tables[4].prerouting.push(`-j ${C}`); // and a duplicate jump
+    const next = await IptablesCapture.start({ logger, run: k.runner });
+    expect(k.tables[4]).toEqual({ chain: false, rules: [], prerouting: [] });
+    await next.close();
+  });
+
+  test("IPv6 is skipped, with the reason, when ip6tables nat is unavailable", async () => {
+    const k = fakeKernel({ ipv6: "missing" });
+    const capture = await IptablesCapture.start({ logger, run: k.runner });
+    const v6 = capture.families[6];
+    expect(v6.available).toBe(false);
+    expect(v6.available ? "" : v6.reason).toContain("Table does not exist");
+    const report = await capture.sync(["10.0.0.1", "fd00::1"]);
+    expect(report.changed).toBe(true);
+    expect(report.skipped).toEqual([{ address: "fd00::1", reason: v6.available ? "" : v6.reason }]);
+    await capture.close();
+    expect(k.calls.filter((c) => c.startsWith("ip6tables-restore"))).toEqual([]);
+  });
+
+  test("failures become MeshErrors: missing iptables and no root are preconditions, a held lock is unavailable", async () => {
+    const enoent: CommandRunner = () => Promise.reject(Object.assign(new Error("spawn iptables ENOENT"), { code: "ENOENT" }));
+    const noTool = await thrown(IptablesCapture.start({ logger, run: enoent }));
+    expect(isMeshError(noTool, "failed_precondition")).toBe(true);
+
+    const notRoot = fakeKernel({ fail: () => ({ code: 4, stdout: "", stderr: "iptables v1.8.9 (nf_tables): Could not fetch rule set generation id: Permission denied (you must be root)" }) });
+    expect(isMeshError(await thrown(IptablesCapture.start({ logger, run: notRoot.runner })), "failed_precondition")).toBe(true);
+
+    const locked = fakeKernel({
+      fail: (argv) => (argv[0] === "iptables-restore" ? { code: 4, stdout: "", stderr: "Another app is currently holding the xtables lock. Stopped waiting after 5s." } : null),
+    });
+    const capture = await IptablesCapture.start({ logger, run: locked.runner, lockWaitSeconds: 5 });
+    const err = await thrown(capture.sync(["10.0.0.1"]));
+    expect(isMeshError(err, "unavailable")).toBe(true);
+    expect(String((err as Error).message)).toContain("xtables lock");
+    // A failed operation does not block the queue.
+    expect(isMeshError(await thrown(capture.sync(["not-an-ip"])), "invalid_argument")).toBe(true);
+  });
+
+  test("a close that failed can be retried; syncs stay refused meanwhile", async () => {
+    let lockHeld = false;
+    const k = fakeKernel({
+      fail: (argv) => (lockHeld && argv[0] === "iptables-restore" ? { code: 4, stdout: "", stderr: "Another app is currently holding the xtables lock." } : null),
+    });
+    const capture = await IptablesCapture.start({ logger, run: k.runner });
+    await capture.sync(["10.0.0.1"]);
+    lockHeld = true;
+    expect(isMeshError(await thrown(capture.close()), "unavailable")).toBe(true);
+    expect(isMeshError(await thrown(capture.sync(["10.0.0.1"])), "failed_precondition")).toBe(true);
+    lockHeld = false;
+    await capture.close();
+    expect(k.tables[4]).toEqual({ chain: false, rules: [], prerouting: [] });
+  });
+
+  test("invalid addresses are refused before anything is written", async () => {
+    const k = fakeKernel();
+    const capture = await IptablesCapture.start({ logger, run: k.runner });
+    await capture.sync(["10.0.0.1"]);
+    const err = await thrown(capture.sync(["10.0.0.2", "10.0.0.0/8"]));
+    expect(isMeshError(err, "invalid_argument")).toBe(true);
+    expect(k.tables[4].rules[0]).toBe("-s 10.0.0.1/32 -p tcp -j REDIRECT --to-ports 15001");
+    await capture.close();
+  });
+});
+
+const skipRoot = skipReason("iptables capture", { root: true, commands: ["ip", "iptables", "ip6tables", "iptables-restore", "curl"] });
+
+/** A family's nat table as iptables-save prints it, without comments and counters. */
+async function natRules(ns: Netns, family: 4 | 6): Promise<string[]> {
+  const out = await runOk(ns.exec([family === 4 ? "iptables-save" : "ip6tables-save", "-t", "nat"]));
+  return out.split("\n").filter((l) => l.startsWith("-A ") || l.startsWith(`:${C}`));
+}
+
+const v4Rules = (...addresses: string[]) => [
+  `:${C} - [0:0]`,
+  `-A PREROUTING -j ${C}`,
+  ...addresses.map((a) => `-A ${C} -s ${a}/32 -p tcp -j REDIRECT --to-ports 15001`),
+  ...addresses.flatMap((a) => [
+    `-A ${C} -d ${a}/32 -p tcp -m tcp --dport 15008 -j REDIRECT --to-ports 15008`,
+    `-A ${C} -d ${a}/32 -p tcp -j REDIRECT --to-ports 15006`,
+  ]),
+];
+
+describe.skipIf(skipRoot !== null)("IptablesCapture in a network namespace (root)", () => {
+  test("sync shows exactly the rules, a new set replaces them, close leaves nothing", async () => {
+    await withNetns("ipt", async (ns) => {
+      await runOk(ns.exec(["iptables", "-w", "-t", "nat", "-A", "PREROUTING", "-s", "192.0.2.1", "-j", "RETURN"])); // not ours: kept
+      const capture = await IptablesCapture.start({ logger, exec: ns.exec });
+      expect(capture.families[6]).toEqual({ available: true });
+
+      expect((await capture.sync(["10.0.1.10", "10.0.1.11", "fd00::a"])).changed).toBe(true);
+      expect(await natRules(ns, 4)).toEqual([
+        `:${C} - [0:0]`,
+        `-A PREROUTING -j ${C}`,
+        "-A PREROUTING -s 192.0.2.1/32 -j RETURN",
+        ...v4Rules("10.0.1.10", "10.0.1.11").slice(2),
+      ]);
+      expect(await natRules(ns, 6)).toEqual([
+        `:${C} - [0:0]`,
+        `-A PREROUTING -j ${C}`,
+        `-A ${C} -s fd00::a/128 -p tcp -j REDIRECT --to-ports 15001`,
+        `-A ${C} -d fd00::a/128 -p tcp -m tcp --dport 15008 -j REDIRECT --to-ports 15008`,
+        `-A ${C} -d fd00::a/128 -p tcp -j REDIRECT --to-ports 15006`,
+      ]);
+      // The same set again: the table already matches what iptables-save prints, nothing is written.
+      expect((await capture.sync(["fd00:0::a", "10.0.1.11", "10.0.1.10"])).changed).toBe(false);
+
+      expect((await capture.sync(["10.0.2.10"])).changed).toBe(true);
+      const v4 = await natRules(ns, 4);
+      expect(v4.filter((l) => l.includes(C))).toEqual(v4Rules("10.0.2.10"));
+      expect(await natRules(ns, 6)).toEqual([`:${C} - [0:0]`, `-A PREROUTING -j ${C}`]);
+
+      // A rule removed behind its back is put back by the next sync.
+      await runOk(ns.exec(["iptables", "-w", "-t", "nat", "-D", C, "1"]));
+      expect((await capture.sync(["10.0.2.10"])).changed).toBe(true);
+      expect((await natRules(ns, 4)).filter((l) => l.includes(C))).toEqual(v4Rules("10.0.2.10"));
+
+      await capture.close();
+      expect(await natRules(ns, 4)).toEqual(["-A PREROUTING -s 192.0.2.1/32 -j RETURN"]);
+      expect(await natRules(ns, 6)).toEqual([]);
+    });
+  });
+
+  test("start removes what a crashed run left (the chain, duplicate jumps), in both families", async () => {
+    await withNetns("ipt", async (ns) => {
+      const crashed = await IptablesCapture.start({ logger, exec: ns.exec });
+      await crashed.sync(["10.0.1.10", "fd00::a"]);
+      // Never closed; and an older version's duplicate jump.
+      await runOk(ns.exec(["iptables", "-w", "-t", "nat", "-A", "PREROUTING", "-j", C]));
+      const next = await IptablesCapture.start({ logger, exec: ns.exec });
+      expect(await natRules(ns, 4)).toEqual([]);
+      expect(await natRules(ns, 6)).toEqual([]);
+      await next.sync(["10.0.1.11"]);
+      expect(await natRules(ns, 4)).toEqual(v4Rules("10.0.1.11"));
+      await next.close();
+      expect(await natRules(ns, 4)).toEqual([]);
+    });
+  });
+
+  test("REDIRECT really captures: outbound from a workload to 15001, inbound to 15006/15008, never the node's own sockets", async () => {
+    await withTopology(SEED_TOPOLOGY, async (t) => {
+      const node1 = t.node("node-1");
+      const node2 = t.node("node-2");
+      const listener = (where: string) =>
+        t.spawn(where, [join(repo, "node_modules/.bin/bun"), join(repo, "test/support/capture-listener.ts"), "15001", "15006", "15008"]);
+      const productpage = t.spawn("productpage", [
+        join(repo, "node_modules/.bin/bun"),
+        "-e",
+        `require("node:http").createServer((q, s) => s.end('{"server":"productpage"}')).listen(9080, () => console.log("listening"))`,
+      ]);
+      await Promise.all([listener("node-1").waitForOutput("listening"), listener("node-2").waitForOutput("listening"), productpage.waitForOutput("listening")]);
+      const curl = async (from: Topology["cp"] | Topology["workloads"][number], url: string) =>
+        JSON.parse(await runOk(from.exec(["curl", "-sS", "--max-time", "5", url])));
+      const sleep = t.workload("sleep");
+
+      // Nothing captured yet: sleep reaches productpage directly.
+      expect(await curl(sleep, "http://10.0.2.10:9080/")).toEqual({ server: "productpage" });
+
+      // node-2 captures productpage: plaintext inbound to 15006, HBONE port kept.
+      const capture2 = await IptablesCapture.start({ logger, exec: node2.exec });
+      const capture1 = await IptablesCapture.start({ logger, exec: node1.exec });
+      try {
+        await capture2.sync(["10.0.2.10"]);
+        expect(await curl(sleep, "http://10.0.2.10:9080/")).toMatchObject({
+          port: 15006,
+          remote: { address: "::ffff:10.0.1.10" },
+          originalDestination: { family: 4, address: "10.0.2.10", port: 9080 },
+        });
+        expect(await curl(sleep, "http://10.0.2.10:15008/")).toMatchObject({
+          port: 15008,
+          originalDestination: { family: 4, address: "10.0.2.10", port: 15008 },
+        });
+        // The node's own sockets (the ztunnel delivering inbound traffic) are not captured.
+        expect(await curl(node2, "http://10.0.2.10:9080/")).toEqual({ server: "productpage" });
+
+        // node-1 captures sleep: everything sleep sends goes to node-1's 15001 first.
+        await capture1.sync(["10.0.1.10", "10.0.1.11"]);
+        expect(await curl(sleep, "http://10.0.2.10:9080/")).toMatchObject({
+          port: 15001,
+          originalDestination: { family: 4, address: "10.0.2.10", port: 9080 },
+        });
+        // Same node, both captured: outbound wins (captured once, at the source).
+        expect(await curl(sleep, "http://10.0.1.11:80/")).toMatchObject({
+          port: 15001,
+          originalDestination: { family: 4, address: "10.0.1.11", port: 80 },
+        });
+        // Released workloads are no longer captured.
+        await capture1.sync([]);
+        await capture2.sync([]);
+        expect(await curl(sleep, "http://10.0.2.10:9080/")).toEqual({ server: "productpage" });
+      } finally {
+        await capture1.close();
+        await capture2.close();
+      }
+      for (const node of [node1, node2]) {
+        const saved = await run(node.exec(["iptables-save", "-t", "nat"]));
+        expect(saved.stdout).not.toContain(C);
+      }
+    });
+  });
+});
