@@ -94,6 +94,12 @@ export class CertificateManager {
     return entry.inFlight ?? this.#fetch(entry);
   }
 
+  /** The current unexpired certificate for a SPIFFE id, without fetching (TLS servers choose synchronously). */
+  current(spiffeId: string): WorkloadCertificate | undefined {
+    const c = this.#entries.get(spiffeId)?.current;
+    return c && c.notAfter.getTime() > this.#o.clock.now() ? c : undefined;
+  }
+
   /** Re-issue every certificate now (the CA started signing with another root); current ones keep serving meanwhile. */
   renewAll(): void {
     for (const entry of this.#entries.values()) if (!entry.inFlight) void this.#fetch(entry).catch(() => {});

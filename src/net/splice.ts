@@ -41,6 +41,7 @@ export function splice(a: Duplex, b: Duplex, onDone: (result: SpliceResult) => v
     from.once("end", () => {
       if (!to.writableEnded && !to.destroyed) to.end();
     });
+    from.resume(); // a front end may have paused it (SOCKS5 does after its handshake)
   };
   forward(a, b);
   forward(b, a);

@@ -1,0 +1,153 @@
+/**
+ * The inbound half of a ztunnel: HBONE tunnels arriving on 15008, plaintext connections captured
+ * on 15006, and the in-process fast path for traffic between workloads of this node. Each one is
+ * admitted (admission.ts: authority, PeerAuthentication, L4 policy) before a byte reaches the
+ * workload; admitted connections stay in the connection table with the facts policy decided on,
+ * so a policy change re-checks them and closes the ones it no longer allows.
+ */
+import net from "node:net";
+import type { Duplex } from "node:stream";
+import { MeshError } from "../errors/mesh-error.ts";
+import { formatEndpoint, type Endpoint } from "../hbone/headers.ts";
+import type { InboundTunnel } from "../hbone/server.ts";
+import { splice } from "../net/splice.ts";
+import type { Logger } from "../telemetry/log.ts";
+import type { WorkloadView } from "../xds/view.ts";
+import { admitHbone, admitPlaintext, recheck, type Admission } from "./admission.ts";
+import { identityOf, type ConnectionInfo, type ConnectionTable } from "./connections.ts";
+import type { ZtunnelState } from "./state.ts";
+
+export interface InboundOptions {
+  readonly state: () => ZtunnelState;
+  readonly connections: ConnectionTable;
+  readonly log: Logger;
+  readonly connectTimeoutMs: number;
+}
+
+/** Connect to a workload; rejects with "unavailable" (HBONE 503) when it cannot be reached. */
+export function connectUpstream(target: Endpoint, timeoutMs: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: target.address, port: target.port, allowHalfOpen: true });
+    const timer = setTimeout(() => socket.destroy(new Error(`connect timed out after ${timeoutMs} ms`)), timeoutMs);
+    socket.once("connect", () => {
+      clearTimeout(timer);
+      socket.removeAllListeners("error");
+      resolve(socket);
+    });
+    socket.once("error", (err) => {
+      clearTimeout(timer);
+      reject(new MeshError("unavailable", `upstream ${formatEndpoint(target)}: ${err.message}`, { cause: err }));
+    });
+  });
+}
+
+export class Inbound {
+  readonly #o: InboundOptions;
+
+  constructor(options: InboundOptions) {
+    this.#o = options;
+  }
+
+  #info(admission: Admission, src: Endpoint, target: Endpoint, peerIdentity: string | undefined, mtls: boolean): ConnectionInfo {
+    const state = this.#o.state();
+    const srcWorkload = state.workloadAt(src.address);
+    return {
+      direction: "inbound",
+      src: { addr: src, ...(srcWorkload ? { workload: srcWorkload } : {}), ...(peerIdentity ? { identity: peerIdentity } : {}) },
+      dst: { addr: target, ...(admission.workload ? { workload: admission.workload, identity: identityOf(admission.workload) } : {}) },
+      dstAddr: target,
+      ...(mtls ? { hboneAddr: target } : {}),
+      mtls,
+    };
+  }
+
+  /** An HBONE CONNECT stream (the listener already verified the peer's certificate). */
+  onTunnel = (t: InboundTunnel): void => {
+    const source = t.request.forwardedFor ?? t.peer;
+    const target = t.request.target;
+    const admission = admitHbone(this.#o.state(), { peerIdentity: t.peerIdentity, source, target, arrivedAt: t.local.address });
+    const info = this.#info(admission, source, target, t.peerIdentity, true);
+    if (!admission.allowed) {
+      this.#o.connections.refused(info, admission.error.message);
+      t.refuse(admission.error);
+      return;
+    }
+    connectUpstream(target, this.#o.connectTimeoutMs).then(
+      (upstream) => {
+        const stream = t.accept();
+        this.#carry(info, stream, upstream, admission);
+      },
+      (err: MeshError) => {
+        this.#o.connections.refused(info, err.message);
+        t.refuse(err);
+      },
+    );
+  };
+
+  /** A plaintext connection captured on its way to a workload of this node (15006). */
+  plaintext(socket: Duplex, source: Endpoint, target: Endpoint): void {
+    const admission = admitPlaintext(this.#o.state(), source, target);
+    const info = this.#info(admission, source, target, undefined, false);
+    if (!admission.allowed) {
+      this.#o.connections.refused(info, admission.error.message);
+      resetSocket(socket);
+      return;
+    }
+    connectUpstream(target, this.#o.connectTimeoutMs).then(
+      (upstream) => this.#carry(info, socket, upstream, admission),
+      (err: MeshError) => {
+        this.#o.connections.refused(info, err.message);
+        resetSocket(socket);
+      },
+    );
+  }
+
+  /**
+   * The fast path between two workloads of this node: the same admission as a tunnel from the
+   * source's identity, then a plain connection to the destination. Resolves with the upstream
+   * socket once connected; the caller carries the bytes and the inbound record closes with it.
+   */
+  async local(source: WorkloadView, sourceAddr: Endpoint, target: Endpoint): Promise<{ upstream: net.Socket; finish: (error?: string) => void }> {
+    const peerIdentity = identityOf(source);
+    const admission = admitHbone(this.#o.state(), { peerIdentity, source: sourceAddr, target });
+    const info = this.#info(admission, sourceAddr, target, peerIdentity, true);
+    if (!admission.allowed) {
+      this.#o.connections.refused(info, admission.error.message);
+      throw admission.error;
+    }
+    let upstream: net.Socket;
+    try {
+      upstream = await connectUpstream(target, this.#o.connectTimeoutMs);
+    } catch (err) {
+      this.#o.connections.refused(info, (err as Error).message);
+      throw err;
+    }
+    const done = this.#o.connections.open(info, [upstream], { workload: admission.workload, facts: admission.facts });
+    return { upstream, finish: (error) => done(upstream, error) };
+  }
+
+  #carry(info: ConnectionInfo, downstream: Duplex, upstream: net.Socket, admission: Admission & { allowed: true }): void {
+    const done = this.#o.connections.open(info, [downstream, upstream], { workload: admission.workload, facts: admission.facts });
+    splice(downstream, upstream, (r) => done(upstream, r.error?.message));
+  }
+
+  /** Policy changed: close every open inbound connection it no longer allows. */
+  recheckAll(): void {
+    const state = this.#o.state();
+    for (const c of this.#o.connections.list()) {
+      if (!c.policy) continue;
+      const decision = recheck(state, c.policy.workload, c.policy.facts);
+      if (decision.allowed) continue;
+      const why = `closed after a policy change: ${decision.reason}${decision.policy ? ` ${decision.policy}` : ""}`;
+      this.#o.log.info("connection closed by policy", { "src.addr": formatEndpoint(c.info.src.addr), "dst.addr": formatEndpoint(c.info.dstAddr), reason: why });
+      for (const s of c.streams) s.destroy(new Error(why));
+    }
+  }
+}
+
+/** Refuse a captured TCP connection the way ztunnel does: a reset, so clients see it at once. */
+export function resetSocket(socket: Duplex): void {
+  const s = socket as Duplex & { resetAndDestroy?: () => void };
+  if (typeof s.resetAndDestroy === "function") s.resetAndDestroy();
+  else socket.destroy();
+}
