@@ -5,12 +5,13 @@
  * nodes is HBONE (mutual TLS with the workloads' certificates).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { RunningControlPlane } from "../src/controlplane/server.ts";
-import { planApply, planDeleteDocuments } from "../src/controlplane/api/apply.ts";
+import { planDeleteDocuments } from "../src/controlplane/api/apply.ts";
+import { ALLOW_SLEEP_YAML, BOOKINFO_DEMO_YAML } from "../src/cli/demo/manifests.ts";
 import { bunRuntime } from "../src/runtime/bun.ts";
 import { createLogControl } from "../src/telemetry/log.ts";
 import { startZtunnel, type RunningZtunnel, type ZtunnelConfig } from "../src/ztunnel/ztunnel.ts";
@@ -20,8 +21,8 @@ import { eventually } from "./support/eventually.ts";
 import { freePort } from "./support/ports.ts";
 import { skipReason } from "./support/requirements.ts";
 
-const BOOKINFO = readFileSync(new URL("./fixtures/loopback-bookinfo.yaml", import.meta.url), "utf8");
-const ALLOW_SLEEP = readFileSync(new URL("./fixtures/allow-sleep.yaml", import.meta.url), "utf8");
+const BOOKINFO = BOOKINFO_DEMO_YAML;
+const ALLOW_SLEEP = ALLOW_SLEEP_YAML;
 const skip = skipReason("ztunnel in-process", { commands: ["curl"] });
 
 let dir: string;
@@ -147,4 +148,3 @@ describe.skipIf(skip !== null)("ztunnel (SOCKS5, two nodes, in-process)", () => 
     expect(code).toBe(97);
   });
 });
-void planApply;

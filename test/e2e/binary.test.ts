@@ -33,4 +33,11 @@ describe("dist/mesh copied alone into an empty directory", () => {
     expect(r.code).toBe(3);
     expect(r.stderr).toContain("not built yet");
   });
+  test("mesh demo --check walks through the seed article's story and passes", async () => {
+    const r = await run([alone, "demo", "--check"], { cwd: dir, env, timeoutMs: 60_000 });
+    expect(r.stdout).toContain("demo check passed");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("refused (SOCKS5 reply 2)");
+    expect(r.stderr).toContain("src.identity=spiffe://cluster.local/ns/bookinfo/sa/sleep");
+  });
 });

@@ -1,0 +1,87 @@
+/**
+ * The demo's walk-through: the seed article's story told with real traffic. Each step says what
+ * it does and what should happen; `runWalkthrough` carries the steps out against a running demo
+ * mesh and reports every step that misbehaved (what `mesh demo --check` exits non-zero on).
+ */
+import { ALLOW_SLEEP_YAML } from "./manifests.ts";
+import { DEMO, type DemoMesh } from "./demo-mesh.ts";
+import { socksGet, type GetOutcome } from "./socks-get.ts";
+
+export type Step =
+  | { readonly kind: "request"; readonly from: "sleep" | "notsleep"; readonly expect: "allowed" | "refused"; readonly why: string }
+  | { readonly kind: "apply" | "remove"; readonly what: string; readonly yaml: string }
+  | { readonly kind: "access-log"; readonly node: string; readonly mustContain: readonly string[]; readonly why: string };
+
+const SLEEP_ID = "spiffe://cluster.local/ns/bookinfo/sa/sleep";
+const PRODUCTPAGE_ID = "spiffe://cluster.local/ns/bookinfo/sa/bookinfo-productpage";
+
+/** Up to and including the policy: what the interactive demo runs before handing over. */
+export const INTRO_STEPS: readonly Step[] = [
+  { kind: "request", from: "sleep", expect: "allowed", why: "no policy yet: any mesh workload may connect" },
+  { kind: "access-log", node: "node-2", mustContain: ["direction=inbound", `src.identity=${SLEEP_ID}`, `dst.identity=${PRODUCTPAGE_ID}`], why: "node-2's ztunnel saw sleep's verified SPIFFE identity (mutual TLS between the nodes)" },
+  { kind: "request", from: "notsleep", expect: "allowed", why: "no policy yet" },
+  { kind: "apply", what: "AuthorizationPolicy bookinfo/productpage-viewer: ALLOW only principal cluster.local/ns/bookinfo/sa/sleep", yaml: ALLOW_SLEEP_YAML },
+  { kind: "request", from: "sleep", expect: "allowed", why: "sleep is the allowed principal" },
+  { kind: "request", from: "notsleep", expect: "refused", why: "node-2's ztunnel refuses notsleep at L4 (HBONE 401 → SOCKS5 'not allowed')" },
+];
+
+export const CHECK_STEPS: readonly Step[] = [
+  ...INTRO_STEPS,
+  { kind: "remove", what: "AuthorizationPolicy bookinfo/productpage-viewer", yaml: ALLOW_SLEEP_YAML },
+  { kind: "request", from: "notsleep", expect: "allowed", why: "with the policy gone, access is back without restarting anything" },
+];
+
+export interface StepReport {
+  readonly step: Step;
+  readonly ok: boolean;
+  readonly detail: string;
+}
+
+function describe(o: GetOutcome): string {
+  if (o.kind === "response") return `HTTP ${o.status}: ${o.body.trim()}`;
+  if (o.kind === "refused") return `refused (SOCKS5 reply ${o.socksReply})`;
+  return `failed: ${o.error}`;
+}
+
+export function curlCommand(from: string): string {
+  const node = from === "productpage" ? "node-2" : "node-1";
+  return `curl --interface ${DEMO.workloads[from]} --socks5-hostname ${DEMO.nodes[node]}:${DEMO.socksPort} http://productpage.bookinfo:${DEMO.productpagePort}/`;
+}
+
+export async function runStep(mesh: DemoMesh, step: Step, accessLog: (node: string) => readonly string[]): Promise<StepReport> {
+  switch (step.kind) {
+    case "apply":
+      await mesh.apply(step.yaml);
+      return { step, ok: true, detail: `applied ${step.what}` };
+    case "remove":
+      await mesh.remove(step.yaml);
+      return { step, ok: true, detail: `deleted ${step.what}` };
+    case "access-log": {
+      const deadline = Date.now() + 3000;
+      for (;;) {
+        const line = accessLog(step.node).find((l) => step.mustContain.every((s) => l.includes(s)));
+        if (line) return { step, ok: true, detail: line };
+        if (Date.now() > deadline) return { step, ok: false, detail: `no access-log line on ${step.node} with ${step.mustContain.join(" ")}` };
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    case "request": {
+      // A policy change reaches the ztunnels within milliseconds; allow a few tries for it.
+      let outcome: GetOutcome = { kind: "failed", error: "not tried" };
+      for (let attempt = 0; attempt < 20; attempt++) {
+        outcome = await socksGet({ from: DEMO.workloads[step.from] as string, socks: { host: DEMO.nodes["node-1"] as string, port: DEMO.socksPort }, host: "productpage.bookinfo", port: DEMO.productpagePort });
+        const allowed = outcome.kind === "response" && outcome.status === 200;
+        const refused = outcome.kind === "refused" && outcome.socksReply === 2;
+        if ((step.expect === "allowed" && allowed) || (step.expect === "refused" && refused)) return { step, ok: true, detail: describe(outcome) };
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return { step, ok: false, detail: `expected ${step.expect}, got ${describe(outcome)}` };
+    }
+  }
+}
+
+export function stepTitle(step: Step): string {
+  if (step.kind === "request") return `${step.from} → productpage (expect ${step.expect}: ${step.why})`;
+  if (step.kind === "access-log") return `access log on ${step.node}: ${step.why}`;
+  return `${step.kind === "apply" ? "apply" : "delete"} ${step.what}`;
+}
