@@ -8,11 +8,13 @@ import { tokenCommand } from "./commands/token.ts";
 import { versionCommand } from "./commands/version.ts";
 import { waypointCommand } from "./commands/waypoint.ts";
 import { ztunnelCommand } from "./commands/ztunnel.ts";
+import { ztunnelConfigCommand } from "./commands/ztunnel-config.ts";
 
 export const COMMANDS: readonly Command[] = [
   demoCommand,
   controlPlaneCommand,
   ztunnelCommand,
+  ztunnelConfigCommand,
   waypointCommand,
   applyCommand,
   getCommand,

@@ -63,7 +63,7 @@ async function curl(from: string, url: string): Promise<[number | null, string]>
 function startZtunnel(node: string): SpawnedProcess {
   return t.spawn(node, [
     bin, "ztunnel", "--node", node, "--control-plane", `${CP}:15012`, "--token-file", join(dir, `${node}.token`),
-    "--capture", "iptables", "--data-dir", join(dir, node), "--no-dns", "--drain-timeout", "5s", "--log-format", "json",
+    "--capture", "iptables", "--data-dir", join(dir, node), "--dns-upstreams", "127.0.0.1:9", "--drain-timeout", "5s", "--log-format", "json",
   ]);
 }
 
@@ -157,8 +157,19 @@ describe.skipIf(skip !== null)("ztunnel in network namespaces (iptables capture,
     const dump = JSON.parse(await runOk(t.node("node-1").exec(["curl", "-sS", "http://127.0.0.1:15000/config_dump"]))) as { workloads: { name: string; local: boolean }[]; certificates: { spiffeId: string; state: string }[] };
     expect(dump.workloads.filter((w) => w.local).map((w) => w.name).sort()).toEqual(["notsleep", "sleep"]);
     expect(dump.certificates.every((c) => c.state === "valid")).toBe(true);
+    const table = await runOk(t.node("node-1").exec([bin, "ztunnel-config", "workloads"]));
+    expect(table).toMatch(/^NAMESPACE\s+NAME\s+ADDRESS\s+NODE\s+IDENTITY/);
+    expect(table).toMatch(/bookinfo\s+sleep\s+10\.0\.1\.10\s+node-1\*\s+spiffe:\/\/cluster\.local\/ns\/bookinfo\/sa\/sleep\s+-\s+HBONE/);
+    const certs = await runOk(t.node("node-1").exec([bin, "ztunnel-config", "certificates"]));
+    expect(certs).toMatch(/spiffe:\/\/cluster\.local\/ns\/bookinfo\/sa\/notsleep\s+valid/);
     const metrics = await runOk(t.node("node-2").exec(["curl", "-sS", "http://127.0.0.1:15020/metrics"]));
     expect(metrics).toMatch(/istio_tcp_connections_opened_total\{reporter="destination",source_workload="sleep"/);
+  });
+
+  test("the DNS proxy answers mesh names with service VIPs", async () => {
+    for (const name of ["productpage.bookinfo.svc.cluster.local", "productpage.bookinfo"]) {
+      expect((await runOk(t.node("node-1").exec(["dig", "+short", "+time=2", "+tries=1", "@127.0.0.1", "-p", "15053", name]))).trim()).toBe("10.96.0.20");
+    }
   });
 
   test("with the control plane gone, open and new connections keep working", async () => {

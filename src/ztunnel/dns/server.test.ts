@@ -351,6 +351,18 @@ describe("other names are forwarded", () => {
     }
   });
 
+  test("a refused upstream port fails over at once, not after the timeout", async () => {
+    const closed = dgram.createSocket("udp4");
+    await new Promise<void>((r) => closed.bind(0, LOOPBACK, () => r()));
+    const port = closed.address().port;
+    await new Promise<void>((r) => closed.close(() => r()));
+    await withProxy({ upstreams: [{ host: LOOPBACK, port }, upstream.address], upstreamTimeoutMs: 5000 }, async (proxy) => {
+      const started = Date.now();
+      expect(addresses(await udpExchange(proxy.address.port, query("www.example.org")))).toEqual(["192.0.2.1"]);
+      expect(Date.now() - started).toBeLessThan(2000);
+    });
+  });
+
   test("a reply with another id is ignored; the right one is relayed", async () => {
     await withProxy({ upstreams: [upstream.address] }, async (proxy) => {
       const q = query("stray.example");

@@ -11,9 +11,9 @@
  *   (beyond: closed at once), queries pipelined per TCP connection (beyond: reading pauses), idle
  *   TCP connections (closed after a timeout), and each upstream exchange (a timeout, then the next
  *   upstream, then SERVFAIL).
- * - A forward uses a fresh UDP socket (a fresh source port) and accepts only a reply from the
- *   upstream's address and port, with the query's id and question; anything else is ignored until
- *   the timeout. A truncated upstream reply to a TCP client is retried over TCP.
+ * - A forward uses a fresh UDP socket (a fresh source port), connected to the upstream, and
+ *   accepts only a reply from the upstream's address and port with the query's id and question;
+ *   anything else is ignored until the timeout. A refused port moves on to the next upstream at once. A truncated upstream reply to a TCP client is retried over TCP.
  * - Only node:dgram and node:net: the module runs on every runtime adapter.
  * - close() stops both listeners, closes TCP connections and abandons forwards in flight; it is
  *   idempotent, and an aborted `signal` calls it.
@@ -114,7 +114,11 @@ export async function startDnsProxy(options: DnsProxyOptions): Promise<DnsProxy>
       return new DnsProxyServer(options, udp, tcp, port).start();
     } catch (err) {
       lastError = err;
-      udp.close();
+      try {
+        udp.close();
+      } catch {
+        // never bound
+      }
       // With port 0 the UDP port may be taken for TCP: try another.
       if (!(options.port === 0 && (err as NodeJS.ErrnoException).code === "EADDRINUSE")) break;
     }
@@ -421,8 +425,11 @@ class DnsProxyServer implements DnsProxy {
         if (this.isReplyTo(msg, query)) finish(msg);
         else this.log.debug("stray upstream reply ignored", { upstream: formatHostPort(upstream), name: query.question.name });
       });
-      socket.send(bytes, upstream.port, upstream.host, (err) => {
-        if (err) finish(null, err);
+      // Connected: the kernel filters other sources, and a refused port fails at once (ICMP).
+      socket.connect(upstream.port, upstream.host, () => {
+        socket.send(bytes, (err) => {
+          if (err) finish(null, err);
+        });
       });
     });
   }
