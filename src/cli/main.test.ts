@@ -71,7 +71,7 @@ describe("mesh CLI", () => {
     expect(r.err).toContain("chatty");
   });
   test("commands not built yet say so and exit 3", async () => {
-    const r = await cli("demo");
+    const r = await cli("waypoint", "--gateway", "ns/wp", "--control-plane", "127.0.0.1:15012", "--token-file", "t");
     expect(r.code).toBe(3);
     expect(r.err).toContain("not built yet");
   });
