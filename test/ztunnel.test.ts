@@ -12,6 +12,8 @@ import { join } from "node:path";
 import type { RunningControlPlane } from "../src/controlplane/server.ts";
 import { planDeleteDocuments } from "../src/controlplane/api/apply.ts";
 import { ALLOW_SLEEP_YAML, BOOKINFO_DEMO_YAML } from "../src/cli/demo/manifests.ts";
+import net from "node:net";
+import { encodeGreeting, encodeRequest } from "../src/ztunnel/capture/socks5-protocol.ts";
 import { bunRuntime } from "../src/runtime/bun.ts";
 import { createLogControl } from "../src/telemetry/log.ts";
 import { startZtunnel, type RunningZtunnel, type ZtunnelConfig } from "../src/ztunnel/ztunnel.ts";
@@ -109,6 +111,7 @@ describe.skipIf(skip !== null)("ztunnel (SOCKS5, two nodes, in-process)", () => 
       expect(inn).toContain("src.identity=spiffe://cluster.local/ns/bookinfo/sa/sleep");
       expect(inn).toContain("src.addr=127.0.1.10:");
       expect(inn).toMatch(/bytes_sent=[1-9]/);
+      expect(inn).toContain("dst.service=productpage.bookinfo.svc.cluster.local");
     });
   });
 
@@ -120,6 +123,27 @@ describe.skipIf(skip !== null)("ztunnel (SOCKS5, two nodes, in-process)", () => 
     });
     expect((await curl("127.0.1.10", zt["node-1"] as RunningZtunnel, "http://productpage.bookinfo:9080/"))[0]).toBe(0);
     await eventually(() => expect(lines["node-2"]?.some((l) => l.includes("error=") && l.includes("sa/notsleep") && l.includes("policy"))).toBe(true));
+    const keys = planDeleteDocuments(ALLOW_SLEEP, "test");
+    await cp.store.commit(keys.map((key) => ({ type: "delete" as const, key })));
+    await eventually(async () => expect((await curl("127.0.1.11", zt["node-1"] as RunningZtunnel, "http://productpage.bookinfo:9080/"))[0]).toBe(0));
+  });
+
+  test("a policy change closes open connections it no longer allows", async () => {
+    const socket = net.connect({ host: "127.0.0.11", port: zt["node-1"]?.addresses.socks5?.port as number, localAddress: "127.0.1.11" });
+    const closed = new Promise<void>((r) => socket.once("close", () => r()));
+    socket.on("error", () => {});
+    let received = Buffer.alloc(0);
+    socket.on("data", (d: Buffer) => (received = Buffer.concat([received, d])));
+    socket.write(encodeGreeting());
+    await eventually(() => expect(received.length).toBeGreaterThanOrEqual(2));
+    socket.write(encodeRequest({ kind: "name", name: "productpage.bookinfo", port: 9080 }));
+    await eventually(() => expect(received.length).toBeGreaterThanOrEqual(12)); // method choice + success reply
+    expect(received[3]).toBe(0);
+    socket.write("GET / HTTP/1.1\r\nhost: productpage\r\n\r\n"); // keep-alive: the connection stays open
+    await eventually(() => expect(received.toString()).toContain("productpage says hello"));
+    await applyAndWait(cp, ALLOW_SLEEP);
+    await closed; // node-2 re-checked it against the new policy and closed it
+    await eventually(() => expect(lines["node-2"]?.some((l) => l.includes("connection closed by policy") && l.includes("127.0.1.11"))).toBe(true));
     const keys = planDeleteDocuments(ALLOW_SLEEP, "test");
     await cp.store.commit(keys.map((key) => ({ type: "delete" as const, key })));
     await eventually(async () => expect((await curl("127.0.1.11", zt["node-1"] as RunningZtunnel, "http://productpage.bookinfo:9080/"))[0]).toBe(0));

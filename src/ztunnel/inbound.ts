@@ -51,12 +51,14 @@ export class Inbound {
   #info(admission: Admission, src: Endpoint, target: Endpoint, peerIdentity: string | undefined, mtls: boolean): ConnectionInfo {
     const state = this.#o.state();
     const srcWorkload = state.workloadAt(src.address);
+    const service = admission.workload ? state.serviceServedOn(admission.workload, target.port) : undefined;
     return {
       direction: "inbound",
       src: { addr: src, ...(srcWorkload ? { workload: srcWorkload } : {}), ...(peerIdentity ? { identity: peerIdentity } : {}) },
       dst: { addr: target, ...(admission.workload ? { workload: admission.workload, identity: identityOf(admission.workload) } : {}) },
       dstAddr: target,
       ...(mtls ? { hboneAddr: target } : {}),
+      ...(service ? { service } : {}),
       mtls,
     };
   }

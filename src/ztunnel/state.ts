@@ -27,6 +27,7 @@ export class ZtunnelState {
   readonly #byAddress = new Map<string, WorkloadView>();
   readonly #byVip = new Map<string, ServiceView>();
   readonly #byName = new Map<string, ServiceView>();
+  readonly #byHostname = new Map<string, ServiceView>();
   readonly #endpoints = new Map<string, WorkloadView[]>();
   readonly #policies: ReadonlyMap<string, { view: AuthorizationView; compiled: CompiledPolicy }>;
 
@@ -48,6 +49,7 @@ export class ZtunnelState {
     for (const s of input.services) {
       for (const v of s.vips) this.#byVip.set(v, s);
       this.#byName.set(resourceName(s.namespace, s.name), s);
+      this.#byHostname.set(resourceName(s.namespace, s.hostname), s);
     }
     const policies = new Map<string, { view: AuthorizationView; compiled: CompiledPolicy }>();
     for (const a of input.authorizations) {
@@ -78,6 +80,14 @@ export class ZtunnelState {
   /** The workloads backing a service. */
   endpointsOf(service: ServiceView): readonly WorkloadView[] {
     return this.#endpoints.get(resourceName(service.namespace, service.hostname)) ?? EMPTY;
+  }
+
+  /** The service a workload serves on a (target) port, for telemetry of inbound connections. */
+  serviceServedOn(w: WorkloadView, port: number): ServiceView | undefined {
+    for (const [key, mappings] of Object.entries(w.services)) {
+      if (mappings.some((m) => (m.targetPort || m.servicePort) === port)) return this.#byHostname.get(key);
+    }
+    return undefined;
   }
 
   isLocal(w: WorkloadView): boolean {
