@@ -221,9 +221,10 @@ describe("delta ADS with a grpc-js client and Envoy's protos", () => {
     unauthenticated.send({ node: { id: "node-2", cluster: "ztunnel" }, type_url: WORKLOAD_TYPE });
     await eventually(() => expect(unauthenticated.status?.code).toBe(grpc.status.UNAUTHENTICATED));
 
-    const waypoint = open();
-    waypoint.send({ node: { id: "node-2", cluster: "waypoint" }, type_url: WORKLOAD_TYPE });
-    await eventually(() => expect(waypoint.status?.code).toBe(grpc.status.UNIMPLEMENTED));
+    const unknownRole = open();
+    unknownRole.send({ node: { id: "node-2", cluster: "ingress" }, type_url: WORKLOAD_TYPE });
+    await eventually(() => expect(unknownRole.status?.code).toBe(grpc.status.INVALID_ARGUMENT));
+    expect(unknownRole.status?.details).toContain("node.cluster");
 
     // Closing the control plane ends open streams with OK, so proxies go find another replica.
     const ztunnel = open();

@@ -10,8 +10,9 @@ import { join } from "node:path";
 import { type RunningControlPlane } from "../src/controlplane/server.ts";
 import { createLogControl } from "../src/telemetry/log.ts";
 import { XdsClient, type ConfigChange, type Decoder } from "../src/xds/client.ts";
-import { AUTHORIZATION_TYPE, SERVICE_TYPE, WORKLOAD_TYPE } from "../src/xds/type-urls.ts";
-import type { AuthorizationView, WorkloadView } from "../src/xds/view.ts";
+import { AUTHORIZATION_TYPE, SERVICE_TYPE, WAYPOINT_CONFIG_TYPE, WORKLOAD_TYPE } from "../src/xds/type-urls.ts";
+import type { AuthorizationView, WaypointConfigView, WorkloadView } from "../src/xds/view.ts";
+import { WAYPOINT_DECODERS } from "../src/xds/waypoint-wire.ts";
 import { DECODERS } from "../src/xds/wire.ts";
 import { eventually } from "./support/eventually.ts";
 import { applyAndWait, startTestControlPlane } from "./support/control-plane.ts";
@@ -33,11 +34,11 @@ async function startCp(): Promise<RunningControlPlane> {
 /** Node tokens minted once per test (they survive control-plane restarts: same data dir). */
 const tokens = new Map<string, string>();
 
-function client(node: string, options: { decoders?: Record<string, Decoder>; cacheFile?: string; token?: string } = {}): XdsClient {
+function client(node: string, options: { decoders?: Record<string, Decoder>; cacheFile?: string; token?: string; role?: string } = {}): XdsClient {
   const c = new XdsClient({
     server: `http://127.0.0.1:${xdsPort}`,
     node,
-    role: "ztunnel",
+    role: options.role ?? "ztunnel",
     token: () => options.token ?? tokens.get(node) ?? "",
     decoders: options.decoders ?? DECODERS,
     log: logs.logger("xds-client"),
@@ -68,6 +69,48 @@ afterEach(async () => {
 });
 
 describe("xDS between the control plane and proxies", () => {
+  test("a waypoint on a node gets the configs of the waypoints with a replica there, and follows changes", async () => {
+    await apply(`apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: waypoint, namespace: bookinfo}
+spec: {gatewayClassName: istio-waypoint, listeners: [{name: mesh, port: 15008, protocol: HBONE}]}
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: waypoint-1, namespace: bookinfo}
+spec: {address: 10.0.2.40, node: node-2, serviceAccount: waypoint, labels: {gateway.networking.k8s.io/gateway-name: waypoint}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: productpage, namespace: bookinfo, labels: {istio.io/use-waypoint: waypoint}}
+spec: {selector: {app: productpage}, clusterIP: 10.96.0.20, ports: [{name: http, port: 9080}]}
+`);
+    const onNode2 = client("node-2", { role: "waypoint", decoders: WAYPOINT_DECODERS });
+    const onNode1 = client("node-1", { role: "waypoint", decoders: WAYPOINT_DECODERS });
+    await Promise.all([onNode2.synced(), onNode1.synced()]);
+    expect([...onNode1.resources(WAYPOINT_CONFIG_TYPE).keys()]).toEqual([]);
+    expect(onNode2.resources<WaypointConfigView>(WAYPOINT_CONFIG_TYPE).get("bookinfo/waypoint")).toMatchObject({
+      hbonePort: 15008,
+      listeners: [{ kind: "service", key: "bookinfo/productpage.bookinfo.svc.cluster.local", ports: [{ port: 9080, protocol: "http" }] }],
+      filters: [],
+    });
+    expect(onNode2.resources(WORKLOAD_TYPE).size).toBe(4);
+    await apply(`apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: get-only, namespace: bookinfo}
+spec: {targetRefs: [{kind: Service, group: "", name: productpage}], action: ALLOW, rules: [{to: [{operation: {methods: [GET]}}]}]}
+`);
+    await eventually(() => expect(onNode2.resources<WaypointConfigView>(WAYPOINT_CONFIG_TYPE).get("bookinfo/waypoint")?.filters.map((f) => f.source)).toEqual(["AuthorizationPolicy bookinfo/get-only"]));
+    // A replica moving to node-1 moves the config with it.
+    await apply(`apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: waypoint-1, namespace: bookinfo}
+spec: {address: 10.0.1.40, node: node-1, serviceAccount: waypoint, labels: {gateway.networking.k8s.io/gateway-name: waypoint}}
+`);
+    await eventually(() => expect([...onNode1.resources(WAYPOINT_CONFIG_TYPE).keys()]).toEqual(["bookinfo/waypoint"]));
+    await eventually(() => expect([...onNode2.resources(WAYPOINT_CONFIG_TYPE).keys()]).toEqual([]));
+  });
+
   test("initial sync: every workload and service; only the node's own authorizations", async () => {
     const node2 = client("node-2");
     const node1 = client("node-1");

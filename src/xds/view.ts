@@ -95,3 +95,53 @@ export interface ZtunnelView {
 }
 
 export const resourceName = (namespace: string, name: string) => `${namespace}/${name}`;
+
+/** How a waypoint treats a port of a destination it fronts. */
+export type ListenerProtocol = "http" | "http2" | "grpc" | "tcp" | "auto";
+
+export interface ListenerPort {
+  readonly port: number;
+  /** 0: same as port. */
+  readonly targetPort: number;
+  readonly protocol: ListenerProtocol;
+}
+
+/** A destination a waypoint fronts: a service (by "<namespace>/<hostname>") or a workload. */
+export interface WaypointListener {
+  readonly kind: "service" | "workload";
+  /** "<namespace>/<hostname>" for a service, "<namespace>/<name>" for a workload. */
+  readonly key: string;
+  readonly hostname: string;
+  readonly addresses: readonly string[];
+  readonly ports: readonly ListenerPort[];
+}
+
+/** Where in the chain a filter runs; the built-in filter of a phase runs before its plugins. */
+export type FilterPhase = "authn" | "authz" | "stats" | "route";
+
+/**
+ * One filter of a waypoint's chain, from one resource: the built-ins `jwt` (RequestAuthentication),
+ * `authz` (AuthorizationPolicy), `router` (HTTPRoute/GRPCRoute), `wasm` (WasmPlugin), or `module`
+ * (a FilterPlugin). `config` is the plugin's own JSON, checked by its parseConfig at the waypoint.
+ */
+export interface FilterConfigView {
+  readonly plugin: "jwt" | "authz" | "router" | "wasm" | "module";
+  /** "<Kind> <namespace>/<name>" of the resource it came from. */
+  readonly source: string;
+  readonly phase: FilterPhase;
+  readonly priority: number;
+  /** Listener keys it applies to; empty: every listener of the waypoint. */
+  readonly targets: readonly string[];
+  readonly config: Readonly<Record<string, unknown>>;
+}
+
+/** What a waypoint (a Gateway of class istio-waypoint) needs besides workloads and services. */
+export interface WaypointConfigView {
+  readonly namespace: string;
+  readonly name: string;
+  readonly hbonePort: number;
+  readonly waypointFor: "service" | "workload" | "all" | "none";
+  readonly listeners: readonly WaypointListener[];
+  /** The filter chain in order. */
+  readonly filters: readonly FilterConfigView[];
+}

@@ -5,8 +5,8 @@
  * that resource is NACKed.
  */
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { MeshError } from "../errors/mesh-error.ts";
-import { formatIp, parseCidr, parseIp } from "../net/ip.ts";
+import { parseCidr } from "../net/ip.ts";
+import { bad, ipBytes, ipText, port } from "./wire-checks.ts";
 import {
   AuthorizationAction,
   AuthorizationSchema,
@@ -23,26 +23,6 @@ import {
 } from "../gen/mesh/xds/v1/workload_pb.ts";
 import type { AuthorizationView, MtlsMode, PortMapping, ServiceView, TrustBundleView, WaypointRef, WorkloadView } from "./view.ts";
 import { AUTHORIZATION_TYPE, SERVICE_TYPE, TRUST_BUNDLE_TYPE, WORKLOAD_TYPE } from "./type-urls.ts";
-
-function bad(resource: string, field: string, why: string): MeshError {
-  return new MeshError("invalid_argument", `${resource}: ${field}: ${why}`, { detail: { path: field } });
-}
-
-const ipBytes = (ip: string): Uint8Array => {
-  const b = parseIp(ip);
-  if (!b) throw new MeshError("internal", `not an IP address: ${ip}`);
-  return b;
-};
-
-function ipText(resource: string, field: string, bytes: Uint8Array): string {
-  if (bytes.length !== 4 && bytes.length !== 16) throw bad(resource, field, `an address must be 4 or 16 bytes, got ${bytes.length}`);
-  return formatIp(bytes);
-}
-
-function port(resource: string, field: string, n: number, allowZero = false): number {
-  if (!Number.isInteger(n) || n > 65535 || (n === 0 && !allowZero)) throw bad(resource, field, `${n} is not a port`);
-  return n;
-}
 
 const MTLS_TO_WIRE: Record<MtlsMode, WireMtlsMode> = { permissive: WireMtlsMode.PERMISSIVE, strict: WireMtlsMode.STRICT, disable: WireMtlsMode.DISABLE };
 

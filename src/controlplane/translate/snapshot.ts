@@ -1,5 +1,8 @@
 /** The stored resources a translation reads, grouped by kind and typed. */
 import type { AuthorizationPolicySpec } from "../resources/kinds/authorization-policy.ts";
+import type { FilterPluginSpec } from "../resources/kinds/filter-plugin.ts";
+import type { RequestAuthenticationSpec } from "../resources/kinds/request-authentication.ts";
+import type { WasmPluginSpec } from "../resources/kinds/wasm-plugin.ts";
 import type { NamespaceSpec } from "../resources/kinds/namespace.ts";
 import type { PeerAuthenticationSpec } from "../resources/kinds/peer-authentication.ts";
 import type { ServiceSpec } from "../resources/kinds/service.ts";
@@ -20,6 +23,18 @@ export interface ResourceSnapshot {
   readonly authorizationPolicies: readonly Resource<AuthorizationPolicySpec>[];
   readonly peerAuthentications: readonly Resource<PeerAuthenticationSpec>[];
   readonly gateways: readonly Resource<GatewayFields>[];
+  readonly httpRoutes: readonly Resource<RouteFields>[];
+  readonly grpcRoutes: readonly Resource<RouteFields>[];
+  readonly requestAuthentications: readonly Resource<RequestAuthenticationSpec>[];
+  readonly wasmPlugins: readonly Resource<WasmPluginSpec>[];
+  readonly filterPlugins: readonly Resource<FilterPluginSpec>[];
+}
+
+/** The route fields the waypoint translation reads; the full schemas live with the route kinds. */
+export interface RouteFields {
+  readonly parentRefs?: ReadonlyArray<{ group?: string | undefined; kind?: string | undefined; namespace?: string | undefined; name: string; port?: number | undefined }>;
+  readonly hostnames?: readonly string[];
+  readonly rules?: readonly unknown[];
 }
 
 export function snapshotOf(resources: readonly Resource[]): ResourceSnapshot {
@@ -31,6 +46,11 @@ export function snapshotOf(resources: readonly Resource[]): ResourceSnapshot {
     authorizationPolicies: of("AuthorizationPolicy"),
     peerAuthentications: of("PeerAuthentication"),
     gateways: of("Gateway"),
+    httpRoutes: of("HTTPRoute"),
+    grpcRoutes: of("GRPCRoute"),
+    requestAuthentications: of("RequestAuthentication"),
+    wasmPlugins: of("WasmPlugin"),
+    filterPlugins: of("FilterPlugin"),
   };
 }
 

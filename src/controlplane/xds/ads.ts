@@ -11,7 +11,7 @@ import { DeltaDiscoveryResponseSchema, type DeltaDiscoveryRequest, type DeltaDis
 import { toConnectError } from "../../errors/grpc-code.ts";
 import type { Logger } from "../../telemetry/log.ts";
 import { AsyncQueue } from "../../xds/async-queue.ts";
-import { ZTUNNEL_TYPES } from "../../xds/type-urls.ts";
+import { WAYPOINT_CONFIG_TYPE, WAYPOINT_TYPES, ZTUNNEL_TYPES } from "../../xds/type-urls.ts";
 import { DeltaSession, type DeltaRequest, type DeltaResponse } from "./delta-session.ts";
 import type { PushHub } from "./push-hub.ts";
 
@@ -73,14 +73,16 @@ export function adsService(hub: PushHub, log: Logger, shutdown: AbortSignal, aut
       const node = first.request.node?.id ?? "";
       const role = first.request.node?.cluster || "ztunnel";
       if (node === "") throw new ConnectError("the first request must name its node (node.id)", Code.InvalidArgument);
-      if (role !== "ztunnel") throw new ConnectError(`role "${role}" is not served yet (node.cluster must be "ztunnel")`, Code.Unimplemented);
+      if (role !== "ztunnel" && role !== "waypoint") throw new ConnectError(`role "${role}" is not served (node.cluster must be "ztunnel" or "waypoint")`, Code.InvalidArgument);
       try {
         await authenticate(node, ctx.requestHeader);
       } catch (err) {
         log.warn("xDS stream refused", { node, error: err });
         throw toConnectError(err);
       }
-      const session = new DeltaSession(ZTUNNEL_TYPES);
+      // A waypoint speaks for the node it runs on, like a ztunnel, and gets the configs of the waypoints with a replica there.
+      const session = new DeltaSession(role === "waypoint" ? WAYPOINT_TYPES : ZTUNNEL_TYPES);
+      const resources = () => (role === "waypoint" ? hub.waypointResources(node) : hub.ztunnelResources(node));
       const record = hub.connect(node, role);
       const off = hub.onChange(() => {
         if (updateQueued) return;
@@ -98,13 +100,16 @@ export function adsService(hub: PushHub, log: Logger, shutdown: AbortSignal, aut
           let responses: readonly DeltaResponse[] = [];
           if (event.kind === "end") break;
           if (event.kind === "request") {
-            const out = session.onRequest(toDomain(event.request), hub.ztunnelResources(node), hub.version);
+            const out = session.onRequest(toDomain(event.request), resources(), hub.version);
             if (out.acked) record.lastAck = { ...out.acked, at: new Date().toISOString() };
             if (out.nacked) hub.recordNack(record, out.nacked);
             responses = out.responses;
           } else {
             // Only what changed since this stream's last look, when the hub still has that history.
-            responses = session.onUpdate(hub.ztunnelResources(node), hub.version, hub.deltaSince(seenBuild));
+            const delta = hub.deltaSince(seenBuild);
+            // Which waypoint configs a node gets depends on where replicas run, not only on the configs' contents: diff them all (they are few).
+            const scoped = delta && role === "waypoint" ? new Map([...delta].filter(([typeUrl]) => typeUrl !== WAYPOINT_CONFIG_TYPE)) : delta;
+            responses = session.onUpdate(resources(), hub.version, scoped);
           }
           seenBuild = hub.build;
           for (const r of responses) {

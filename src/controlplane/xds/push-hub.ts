@@ -11,9 +11,12 @@
 import { MeshError } from "../../errors/mesh-error.ts";
 import type { Logger } from "../../telemetry/log.ts";
 import type { MetricsRegistry } from "../../telemetry/metrics.ts";
-import { AUTHORIZATION_TYPE, SERVICE_TYPE, TRUST_BUNDLE_TYPE, WORKLOAD_TYPE } from "../../xds/type-urls.ts";
+import { AUTHORIZATION_TYPE, SERVICE_TYPE, TRUST_BUNDLE_TYPE, WAYPOINT_CONFIG_TYPE, WORKLOAD_TYPE } from "../../xds/type-urls.ts";
 import { resourceName, type TrustBundleView } from "../../xds/view.ts";
 import { encodeTrustBundle, encodeWorkload } from "../../xds/wire.ts";
+import { encodeWaypointConfig } from "../../xds/waypoint-wire.ts";
+import { waypointsOf } from "../translate/waypoint-view.ts";
+import { GATEWAY_NAME_LABEL } from "../translate/waypoints.ts";
 import type { ConfigStore, Watch } from "../store/store.ts";
 import { snapshotOf, type TranslateOptions, type TranslationWarning } from "../translate/snapshot.ts";
 import { prepareMeshTranslation, type MeshContext } from "../translate/ztunnel-view.ts";
@@ -34,7 +37,7 @@ const WORKLOAD_ENTRY = "WorkloadEntry";
  */
 const DEFAULT_MIN_BUILD_INTERVAL_MS = 20;
 /** Kinds the ztunnel translation reads besides WorkloadEntry: a change to one means a full build. */
-const TRANSLATED_KINDS = new Set(["Namespace", "Service", "AuthorizationPolicy", "PeerAuthentication", "Gateway"]);
+const TRANSLATED_KINDS = new Set(["Namespace", "Service", "AuthorizationPolicy", "PeerAuthentication", "Gateway", "HTTPRoute", "GRPCRoute", "RequestAuthentication", "WasmPlugin", "FilterPlugin"]);
 
 export interface ProxyRecord {
   readonly id: number;
@@ -60,6 +63,10 @@ export class PushHub {
   readonly #listeners = new Set<() => void>();
   readonly #proxies = new Map<number, ProxyRecord>();
   readonly #perNode = new Map<string, ResourceIndex>();
+  readonly #perWaypointNode = new Map<string, ResourceIndex>();
+  /** The last full build's snapshot: waypoint configs are re-derived from it when workloads change. */
+  #snapshot: ReturnType<typeof snapshotOf> | undefined;
+  #waypointWarnings: readonly TranslationWarning[] = [];
   readonly #m;
   /** Workload bindings (node, namespace, service account) with how many workloads hold each. */
   #bindings = new Map<string, number>();
@@ -110,7 +117,7 @@ export class PushHub {
   }
 
   get warnings(): readonly TranslationWarning[] {
-    const out = [...(this.#ctx?.warnings ?? [])];
+    const out = [...(this.#ctx?.warnings ?? []), ...this.#waypointWarnings];
     for (const t of this.#workloadViews.values()) for (const w of t.warnings) out.push(w);
     return out;
   }
@@ -177,6 +184,7 @@ export class PushHub {
     if (this.#fullNeeded || !this.#ctx) this.#fullBuild();
     else this.#incrementalBuild();
     this.#perNode.clear();
+    this.#perWaypointNode.clear();
     this.#version = revision;
     for (const [typeUrl, byName] of this.#shared) {
       let size = 0;
@@ -200,7 +208,8 @@ export class PushHub {
     this.#fullNeeded = false;
     this.#dirtyWorkloads.clear();
     const workloads = [...this.#workloadViews.values()].map((t) => t.view);
-    const full = encodeZtunnelView({ workloads, services: ctx.services, authorizations: ctx.authorizations }, this.#encoder);
+    this.#snapshot = snapshot;
+    const full = new Map([...encodeZtunnelView({ workloads, services: ctx.services, authorizations: ctx.authorizations }, this.#encoder), [WAYPOINT_CONFIG_TYPE, this.#encodeWaypoints(workloads)]]);
     this.#encoder.retain(new Map([...full, [TRUST_BUNDLE_TYPE, this.#trustBundle]]));
     const previous = new Set(this.#loggedWarnings);
     this.#loggedWarnings = new Set();
@@ -222,9 +231,11 @@ export class PushHub {
     const ctx = this.#ctx as MeshContext;
     const workloads = new Map(this.#shared.get(WORKLOAD_TYPE) ?? []);
     const touchedNames = new Set<string>();
+    let waypointTouched = false;
     for (const key of this.#dirtyWorkloads) {
       const r = this.#mirror.get(key) as Resource<WorkloadEntrySpec> | undefined;
       const before = this.#workloadViews.get(key)?.view;
+      if (before?.waypoint) waypointTouched = true;
       if (before) {
         this.#account(before, -1);
         const name = resourceName(before.namespace, before.name);
@@ -233,6 +244,7 @@ export class PushHub {
       }
       if (r) {
         const t = ctx.workload(r);
+        if (t.view.waypoint) waypointTouched = true;
         this.#workloadViews.set(key, t);
         this.#account(t.view, +1);
         const name = resourceName(t.view.namespace, t.view.name);
@@ -246,6 +258,8 @@ export class PushHub {
     for (const name of touchedNames) if (!workloads.has(name)) this.#encoder.forget(WORKLOAD_TYPE, name);
     this.#dirtyWorkloads.clear();
     const next = new Map([...this.#shared, [WORKLOAD_TYPE, workloads]]);
+    // Workloads bound to a waypoint are its listeners: re-derive the (small) waypoint configs when one moved.
+    if (waypointTouched) next.set(WAYPOINT_CONFIG_TYPE, this.#encodeWaypoints([...this.#workloadViews.values()].map((t) => t.view)));
     this.#recordDelta(this.#shared, next, touchedNames);
     this.#shared = next;
   }
@@ -329,6 +343,7 @@ export class PushHub {
     if (this.#trustBundle.get(bundle.trustDomain) === encoded) return;
     this.#trustBundle = new Map([[bundle.trustDomain, encoded]]);
     this.#perNode.clear();
+    this.#perWaypointNode.clear();
     for (const l of this.#listeners) l();
   }
 
@@ -354,6 +369,44 @@ export class PushHub {
         [TRUST_BUNDLE_TYPE, this.#trustBundle],
       ]);
       this.#perNode.set(node, index);
+    }
+    return index;
+  }
+
+  #encodeWaypoints(workloads: readonly WorkloadView[]): Map<string, EncodedResource> {
+    const warnings: TranslationWarning[] = [];
+    const configs = this.#snapshot ? waypointsOf(this.#snapshot, { services: this.#ctx?.services ?? [], workloads }, this.#o.translate, (w) => warnings.push(w)) : [];
+    this.#waypointWarnings = warnings;
+    return new Map(configs.map((c) => {
+      const name = resourceName(c.namespace, c.name);
+      return [name, this.#encoder.encodeValue(WAYPOINT_CONFIG_TYPE, name, c, encodeWaypointConfig)];
+    }));
+  }
+
+  /**
+   * The resources a waypoint proxy on `node` receives: the configs of the waypoints that have a
+   * replica there (workloads labelled gateway.networking.k8s.io/gateway-name), and the workloads,
+   * services and trust bundle it routes and verifies with.
+   */
+  waypointResources(node: string): ResourceIndex {
+    let index = this.#perWaypointNode.get(node);
+    if (!index) {
+      const all = this.#shared.get(WAYPOINT_CONFIG_TYPE) ?? new Map<string, EncodedResource>();
+      const mine = new Map<string, EncodedResource>();
+      for (const { view } of this.#workloadViews.values()) {
+        const gateway = view.labels[GATEWAY_NAME_LABEL];
+        if (view.node !== node || !gateway) continue;
+        const name = resourceName(view.namespace, gateway);
+        const r = all.get(name);
+        if (r) mine.set(name, r);
+      }
+      index = new Map([
+        [WAYPOINT_CONFIG_TYPE, mine],
+        [WORKLOAD_TYPE, this.#shared.get(WORKLOAD_TYPE) ?? new Map()],
+        [SERVICE_TYPE, this.#shared.get(SERVICE_TYPE) ?? new Map()],
+        [TRUST_BUNDLE_TYPE, this.#trustBundle],
+      ]);
+      this.#perWaypointNode.set(node, index);
     }
     return index;
   }
