@@ -96,7 +96,7 @@ export class XdsClient {
     this.#loop = this.#run();
   }
 
-  /** Resolves once every type has had a response from the server on the current connection. */
+  /** Resolves once every type has had a complete (last part of a split) response on the current connection. */
   async synced(timeoutMs = 10_000): Promise<void> {
     if (this.#isSynced()) return;
     await new Promise<void>((resolve, reject) => {
@@ -233,7 +233,8 @@ export class XdsClient {
       this.#persist();
       this.#emit({ typeUrl: res.typeUrl, updated, removed });
     }
-    if (!this.#syncedTypes.has(res.typeUrl)) {
+    // A split response is complete at its last part, the one that carries the version.
+    if (!this.#syncedTypes.has(res.typeUrl) && res.systemVersionInfo !== "") {
       this.#syncedTypes.add(res.typeUrl);
       if (this.#isSynced()) for (const w of this.#syncWaiters.splice(0)) w();
     }

@@ -74,7 +74,7 @@ describe("DeltaSession", () => {
     expect(s.onRequest(req({ typeUrl: "type.googleapis.com/envoy.config.cluster.v3.Cluster" }), both, "v").nacked?.message).toContain("not served");
   });
 
-  test("large pushes are split below the size limit; removals ride on the last part", () => {
+  test("large pushes are split below the size limit; removals and the version ride on the last part", () => {
     const s = new DeltaSession([T], 200);
     s.onRequest(req({}), index({ old: "x" }), "v1");
     const big = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`r${i}`, "x".repeat(50)]));
@@ -83,6 +83,7 @@ describe("DeltaSession", () => {
     for (const r of out) expect(r.resources.reduce((n, x) => n + x.size, 0)).toBeLessThanOrEqual(200);
     expect(out.flatMap(names)).toHaveLength(10);
     expect(out.map((r) => r.removed)).toEqual([...Array(out.length - 1).fill([]), ["old"]]);
+    expect(out.map((r) => r.systemVersion)).toEqual([...Array(out.length - 1).fill(""), "v2"]);
     expect(new Set(out.map((r) => r.nonce)).size).toBe(out.length);
   });
 

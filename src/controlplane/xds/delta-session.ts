@@ -8,7 +8,8 @@
  * - every response has a fresh nonce; a request echoing it with error_detail is a NACK: recorded,
  *   never retried with the same versions (the next change sends again), and it never holds back
  *   other resources or other types;
- * - responses are split so that none exceeds `maxResponseBytes` (grpc clients cap at 4 MiB).
+ * - responses are split so that none exceeds `maxResponseBytes` (grpc clients cap at 4 MiB);
+ *   only the last part of a split response carries system_version_info.
  */
 import type { EncodedResource, ResourceIndex } from "./resources.ts";
 
@@ -175,7 +176,9 @@ export class DeltaSession {
       this.#inFlight.set(nonce, { typeUrl, names: resources.map((r) => r.name) });
       // A client that never answers must not grow this without bound.
       if (this.#inFlight.size > MAX_IN_FLIGHT) this.#inFlight.delete(this.#inFlight.keys().next().value as string);
-      return { typeUrl, nonce, systemVersion, resources, removed: i === chunks.length - 1 ? removed : [] };
+      // Only the last part carries the version: a client knows a split response is complete when it sees one.
+      const last = i === chunks.length - 1;
+      return { typeUrl, nonce, systemVersion: last ? systemVersion : "", resources, removed: last ? removed : [] };
     });
   }
 }
