@@ -22,6 +22,7 @@ import { DEFAULT_CA_SETTINGS, type CaSettings } from "./ca/authority.ts";
 import { caService } from "./ca/ca-service.ts";
 import { loadOrCreateRootsState, loadPluginCa, type PluginCaFiles } from "./ca/material.ts";
 import { CaRotation } from "./ca/ca-rotation-control.ts";
+import { parseSpiffeId } from "../identity/spiffe.ts";
 import { createNodeTokens, type NodeTokens } from "./ca/node-tokens.ts";
 import { fileSecrets, storeSecrets } from "./ca/secrets.ts";
 import { IstioCertificateService } from "../gen/istio/v1/auth/ca_pb.ts";
@@ -122,12 +123,19 @@ export async function startControlPlane(config: ControlPlaneConfig, rt: RuntimeP
     throw new MeshError("unavailable", `cannot listen on ${config.api.host}:${config.api.port}: ${(err as Error).message}`, { cause: err });
   }
   try {
-    // A proxy's stream must carry a node token for the node it names (the CA's credential).
-    const authenticate = async (node: string, headers: Headers) => {
+    // A proxy speaks for the node it names with a client certificate of an identity bound to that
+    // node (a waypoint with its workload certificate), or else with that node's token.
+    const authenticate = async (node: string, headers: Headers, peerIdentity: string) => {
+      if (peerIdentity !== "") {
+        const id = parseSpiffeId(peerIdentity);
+        if (id.trustDomain === config.trustDomain && hub.isBound(node, id)) return;
+        if (!headers.get("authorization")) throw new MeshError("permission_denied", `certificate identity ${peerIdentity} has no workload on node ${node}`);
+      }
       const verified = await tokens.verifyHeader(headers.get("authorization"));
       if (verified.node !== node) throw new MeshError("permission_denied", `the token is for node ${verified.node}, not ${node}`);
     };
-    xds = await startXdsListener({ host: config.xds.host, port: config.xds.port, ...(config.xds.tls ? { tls: config.xds.tls } : {}) }, hub, logs.logger("xds"), authenticate, (router) =>
+    const xdsTls = config.xds.tls ? { tls: { ...config.xds.tls, clientCas: rotation.material.trustBundle } } : {};
+    xds = await startXdsListener({ host: config.xds.host, port: config.xds.port, ...xdsTls }, hub, logs.logger("xds"), authenticate, (router) =>
       router.service(
         IstioCertificateService,
         caService({ material: () => rotation.material, settings: caSettings, tokens, isBound: (node, id) => hub.isBound(node, id), log: logs.logger("ca"), metrics, ...(config.now ? { now: config.now } : {}) }),
@@ -140,7 +148,10 @@ export async function startControlPlane(config: ControlPlaneConfig, rt: RuntimeP
     throw new MeshError("unavailable", `cannot listen on ${config.xds.host}:${config.xds.port}: ${(err as Error).message}`, { cause: err });
   }
   // Proxies learn the roots over xDS; replicas pick up a rotation another replica made.
-  const publishBundle = () => hub.setTrustBundle({ trustDomain: config.trustDomain, roots: rotation.material.trustBundle, generation: rotation.material.generation });
+  const publishBundle = () => {
+    hub.setTrustBundle({ trustDomain: config.trustDomain, roots: rotation.material.trustBundle, generation: rotation.material.generation });
+    xds.setClientCas(rotation.material.trustBundle);
+  };
   publishBundle();
   rotation.onChange(publishBundle);
   hub.onChange(() => void rotation.reload().catch((err) => log.warn("reloading the CA state failed", { error: err })));

@@ -15,14 +15,14 @@ export const BOOKINFO_YAML = readFileSync(new URL("../fixtures/bookinfo.yaml", i
 
 export function startTestControlPlane(
   dataDir: string,
-  options: { xdsPort?: number; ca?: ControlPlaneConfig["ca"]; now?: () => Date } = {},
+  options: { xdsPort?: number; ca?: ControlPlaneConfig["ca"]; now?: () => Date; xdsTls?: { cert: string; key: string } } = {},
 ): Promise<RunningControlPlane> {
   return startControlPlane(
     {
       dataDir,
       store: { backend: "sqlite" },
       api: { host: "127.0.0.1", port: 0 },
-      xds: { host: "127.0.0.1", port: options.xdsPort ?? 0 },
+      xds: { host: "127.0.0.1", port: options.xdsPort ?? 0, ...(options.xdsTls ? { tls: options.xdsTls } : {}) },
       adminTokenFile: join(dataDir, "admin-token"),
       trustDomain: "cluster.local",
       ...(options.ca ? { ca: options.ca } : {}),

@@ -12,6 +12,7 @@ import { toConnectError } from "../../errors/grpc-code.ts";
 import type { Logger } from "../../telemetry/log.ts";
 import { AsyncQueue } from "../../xds/async-queue.ts";
 import { WAYPOINT_CONFIG_TYPE, WAYPOINT_TYPES, ZTUNNEL_TYPES } from "../../xds/type-urls.ts";
+import { PEER_IDENTITY } from "./peer-identity.ts";
 import { DeltaSession, type DeltaRequest, type DeltaResponse } from "./delta-session.ts";
 import type { PushHub } from "./push-hub.ts";
 
@@ -39,10 +40,11 @@ function toWire(r: DeltaResponse): DeltaDiscoveryResponse {
 }
 
 /**
- * Who may open a stream for a node: resolves when the request's credentials speak for `node`,
- * throws (a MeshError) otherwise.
+ * Who may open a stream for a node: resolves when the request's credentials — the verified
+ * client certificate's SPIFFE id (`peerIdentity`, "" when none) or the node token in `headers` —
+ * speak for `node`; throws (a MeshError) otherwise.
  */
-export type ProxyAuthenticator = (node: string, headers: Headers) => Promise<void>;
+export type ProxyAuthenticator = (node: string, headers: Headers, peerIdentity: string) => Promise<void>;
 
 /** `shutdown` ends every open stream cleanly (status OK), so proxies reconnect to another replica. */
 export function adsService(hub: PushHub, log: Logger, shutdown: AbortSignal, authenticate: ProxyAuthenticator): ServiceImpl<typeof AggregatedDiscoveryService> {
@@ -75,7 +77,7 @@ export function adsService(hub: PushHub, log: Logger, shutdown: AbortSignal, aut
       if (node === "") throw new ConnectError("the first request must name its node (node.id)", Code.InvalidArgument);
       if (role !== "ztunnel" && role !== "waypoint") throw new ConnectError(`role "${role}" is not served (node.cluster must be "ztunnel" or "waypoint")`, Code.InvalidArgument);
       try {
-        await authenticate(node, ctx.requestHeader);
+        await authenticate(node, ctx.requestHeader, ctx.values.get(PEER_IDENTITY));
       } catch (err) {
         log.warn("xDS stream refused", { node, error: err });
         throw toConnectError(err);

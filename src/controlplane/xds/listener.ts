@@ -2,10 +2,16 @@
  * The xDS and CA listener: HTTP/2 (TLS when a certificate is configured, h2c otherwise) serving the
  * ADS through connect-node for the gRPC and Connect protocols, so Envoy-style gRPC clients and
  * Connect clients both work. close() stops accepting and ends open streams.
+ *
+ * With TLS, a client may present a certificate: one that chains to the mesh's trust bundle and
+ * carries one SPIFFE id becomes the stream's PEER_IDENTITY (handlers authorize with it); anything
+ * else — no certificate, an unverified one — leaves it empty, and the handlers ask for a token.
  */
 import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
-import type { ConnectRouter } from "@connectrpc/connect";
+import type tls from "node:tls";
+import { createContextValues, type ConnectRouter } from "@connectrpc/connect";
+import { PEER_IDENTITY } from "./peer-identity.ts";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { AggregatedDiscoveryService } from "../../gen/envoy/service/discovery/v3/ads_pb.ts";
 import type { SocketAddress } from "../../runtime/port.ts";
@@ -16,12 +22,25 @@ import type { PushHub } from "./push-hub.ts";
 export interface XdsListenerOptions {
   readonly host: string;
   readonly port: number;
-  readonly tls?: { readonly cert: string; readonly key: string };
+  /** `clientCas`: the roots client certificates must chain to (the trust bundle). */
+  readonly tls?: { readonly cert: string; readonly key: string; readonly clientCas?: readonly string[] };
 }
 
 export interface XdsListener {
   readonly address: SocketAddress;
+  /** New roots for client certificates (root rotation); connections made from now on use them. */
+  setClientCas(roots: readonly string[]): void;
   close(): Promise<void>;
+}
+
+/** The one SPIFFE URI SAN of a verified peer certificate. */
+function verifiedSpiffeId(socket: tls.TLSSocket | undefined): string {
+  if (!socket || typeof socket.getPeerCertificate !== "function" || !socket.authorized) return "";
+  const uris = (socket.getPeerCertificate().subjectaltname ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.startsWith("URI:spiffe://"));
+  return uris.length === 1 ? (uris[0] as string).slice(4) : "";
 }
 
 /** How long open connections get to finish after their streams were ended, before they are cut. */
@@ -47,10 +66,17 @@ export async function startXdsListener(
     acceptCompression: [],
     // Large pushes are split below 4 MiB by the session; allow headroom for requests with many versions.
     readMaxBytes: 16 * 1024 * 1024,
+    contextValues: (req) => {
+      const values = createContextValues();
+      const socket = (req as { stream?: { session?: { socket?: tls.TLSSocket } } }).stream?.session?.socket;
+      const id = verifiedSpiffeId(socket);
+      if (id) values.set(PEER_IDENTITY, id);
+      return values;
+    },
   });
-  const server = options.tls
-    ? http2.createSecureServer({ cert: options.tls.cert, key: options.tls.key, allowHTTP1: false, minVersion: "TLSv1.3" }, handler)
-    : http2.createServer({}, handler);
+  const tlsOptions = (roots: readonly string[] | undefined) =>
+    options.tls ? { cert: options.tls.cert, key: options.tls.key, minVersion: "TLSv1.3" as const, ...(roots && roots.length > 0 ? { ca: [...roots], requestCert: true, rejectUnauthorized: false } : {}) } : {};
+  const server = options.tls ? http2.createSecureServer({ ...tlsOptions(options.tls.clientCas), allowHTTP1: false }, handler) : http2.createServer({}, handler);
   const sessions = new Set<http2.ServerHttp2Session>();
   server.on("session", (s: http2.ServerHttp2Session) => {
     sessions.add(s);
@@ -66,6 +92,10 @@ export async function startXdsListener(
   const a = server.address() as AddressInfo;
   return {
     address: { family: a.family === "IPv6" ? 6 : 4, address: a.address, port: a.port },
+    setClientCas: (roots) => {
+      if (!options.tls) return;
+      (server as http2.Http2SecureServer).setSecureContext(tlsOptions(roots));
+    },
     close: () =>
       new Promise<void>((resolve) => {
         shutdown.abort(); // every stream ends with status OK

@@ -1,0 +1,107 @@
+/**
+ * xDS over TLS with client certificates: a control plane with an xDS server certificate, and
+ * proxies that authenticate either with a workload certificate from the mesh CA (an identity bound
+ * to the node they name — a waypoint replica's) or with their node token. Certificates are made
+ * here: the server's with openssl (an IP SAN for 127.0.0.1), the workload's by the control plane's
+ * own CA, a foreign one by a throwaway CA.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { RunningControlPlane } from "../src/controlplane/server.ts";
+import { caClient } from "../src/identity/ca-client.ts";
+import { CertificateManager, type WorkloadCertificate } from "../src/identity/cert-manager.ts";
+import { systemClock } from "../src/identity/clock.ts";
+import { createLogControl } from "../src/telemetry/log.ts";
+import { XdsClient } from "../src/xds/client.ts";
+import { WAYPOINT_CONFIG_TYPE } from "../src/xds/type-urls.ts";
+import { WAYPOINT_DECODERS } from "../src/xds/waypoint-wire.ts";
+import { runOk } from "./support/command.ts";
+import { applyAndWait, BOOKINFO_YAML, startTestControlPlane } from "./support/control-plane.ts";
+import { eventually } from "./support/eventually.ts";
+import { createTestPki } from "./support/pki.ts";
+import { skipReason } from "./support/requirements.ts";
+
+const skip = skipReason("xDS over TLS", { commands: ["openssl"] });
+const logs = createLogControl({ format: "text", spec: "off" });
+const WAYPOINT = `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: waypoint, namespace: bookinfo}
+spec: {gatewayClassName: istio-waypoint, listeners: [{name: mesh, port: 15008, protocol: HBONE}]}
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: waypoint-1, namespace: bookinfo}
+spec: {address: 10.0.2.40, node: node-2, serviceAccount: waypoint, labels: {gateway.networking.k8s.io/gateway-name: waypoint}}
+`;
+
+let dir: string;
+let cp: RunningControlPlane;
+let serverCa: string;
+let waypointCert: WorkloadCertificate;
+const clients: XdsClient[] = [];
+
+function client(node: string, options: { cert?: { chain: readonly string[]; keyPem: string }; token?: string }): XdsClient {
+  const c = new XdsClient({
+    server: `https://127.0.0.1:${cp.xdsAddress.port}`,
+    node,
+    role: "waypoint",
+    decoders: WAYPOINT_DECODERS,
+    log: logs.logger("xds"),
+    tls: { ca: serverCa, ...(options.cert ? { cert: options.cert.chain.join("\n"), key: options.cert.keyPem } : {}) },
+    ...(options.token ? { token: () => options.token as string } : {}),
+    backoff: { initialMs: 50, maxMs: 200 },
+  });
+  clients.push(c);
+  c.start();
+  return c;
+}
+
+beforeAll(async () => {
+  if (skip) return;
+  dir = mkdtempSync(join(tmpdir(), "mesh-xds-tls-"));
+  await runOk(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", join(dir, "xds.key"), "-out", join(dir, "xds.pem"), "-days", "1", "-subj", "/CN=mesh-xds", "-addext", "subjectAltName=IP:127.0.0.1"]);
+  serverCa = readFileSync(join(dir, "xds.pem"), "utf8");
+  cp = await startTestControlPlane(join(dir, "cp"), { xdsTls: { cert: serverCa, key: readFileSync(join(dir, "xds.key"), "utf8") } });
+  await applyAndWait(cp, `${BOOKINFO_YAML}\n---\n${WAYPOINT}`);
+  // The waypoint replica's workload certificate, from the mesh CA (asked for with node-2's token, as a ztunnel would).
+  const token = (await cp.tokens.mint("node-2", 3600_000)).token;
+  const certs = new CertificateManager({ signer: caClient({ server: `https://127.0.0.1:${cp.xdsAddress.port}`, token: () => token, tls: { ca: serverCa } }), clock: systemClock, log: logs.logger("certs") });
+  waypointCert = await certs.get({ trustDomain: "cluster.local", namespace: "bookinfo", serviceAccount: "waypoint" });
+  certs.close();
+});
+
+afterAll(async () => {
+  if (skip) return;
+  for (const c of clients) await c.stop();
+  await cp?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe.skipIf(skip !== null)("xDS over TLS with client certificates", () => {
+  test("a workload certificate bound to the node authenticates the stream without a token", async () => {
+    const c = client("node-2", { cert: waypointCert });
+    await c.synced();
+    expect([...c.resources(WAYPOINT_CONFIG_TYPE).keys()]).toEqual(["bookinfo/waypoint"]);
+  });
+
+  test("the same certificate cannot speak for another node", async () => {
+    const c = client("node-1", { cert: waypointCert });
+    await eventually(() => expect(c.lastError ?? "").toContain("has no workload on node node-1"));
+    expect(c.connected).toBe(false);
+  });
+
+  test("a certificate from another CA counts for nothing: without a token the stream is refused", async () => {
+    const foreign = await (await createTestPki()).issue("spiffe://cluster.local/ns/bookinfo/sa/waypoint");
+    const c = client("node-2", { cert: foreign });
+    await eventually(() => expect(c.lastError ?? "").toMatch(/token|unauthenticated/i));
+    expect(c.connected).toBe(false);
+  });
+
+  test("without a certificate the node token still works over TLS", async () => {
+    const c = client("node-2", { token: (await cp.tokens.mint("node-2", 3600_000)).token });
+    await c.synced();
+    expect(c.resources(WAYPOINT_CONFIG_TYPE).size).toBe(1);
+  });
+});
