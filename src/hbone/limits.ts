@@ -12,6 +12,18 @@ export interface HboneLimits {
   readonly maxHeaderListSize: number;
   /** HTTP/2 stream flow-control window. */
   readonly streamWindow: number;
+  /**
+   * Streams a peer may reset early (before the server answered them and within `earlyResetMs` of
+   * opening them), per connection and `abuseWindowMs`; one more closes the connection (HTTP/2
+   * rapid reset, CVE-2023-44487). A stream held open longer already counted against
+   * `maxStreamsPerConnection`, so later resets (e.g. a client's connect timeout) are not counted.
+   */
+  readonly maxEarlyResets: number;
+  readonly earlyResetMs: number;
+  /** SETTINGS and PING frames a peer may send per connection and `abuseWindowMs`; one more closes it. */
+  readonly maxControlFrames: number;
+  /** The window the two counters above are kept over. */
+  readonly abuseWindowMs: number;
 }
 
 export const DEFAULT_HBONE_LIMITS: HboneLimits = {
@@ -21,4 +33,8 @@ export const DEFAULT_HBONE_LIMITS: HboneLimits = {
   maxConnections: 16_384,
   maxHeaderListSize: 16 * 1024,
   streamWindow: 4 * 1024 * 1024,
+  maxEarlyResets: 100,
+  earlyResetMs: 1000,
+  maxControlFrames: 1000,
+  abuseWindowMs: 10_000,
 };
