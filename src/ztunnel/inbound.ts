@@ -24,11 +24,17 @@ export interface InboundOptions {
   readonly connectTimeoutMs: number;
 }
 
-/** Connect to a workload; rejects with "unavailable" (HBONE 503) when it cannot be reached. */
-export function connectUpstream(target: Endpoint, timeoutMs: number): Promise<net.Socket> {
+/**
+ * Connect to a workload; rejects with "unavailable" (HBONE 503) when it cannot be reached, and
+ * gives up at once when `signal` aborts (the client went away while we were connecting).
+ */
+export function connectUpstream(target: Endpoint, timeoutMs: number, signal?: AbortSignal): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host: target.address, port: target.port, allowHalfOpen: true });
     const timer = setTimeout(() => socket.destroy(new Error(`connect timed out after ${timeoutMs} ms`)), timeoutMs);
+    const onAbort = () => socket.destroy(new Error("the client went away"));
+    signal?.addEventListener("abort", onAbort, { once: true });
+    socket.once("close", () => signal?.removeEventListener("abort", onAbort));
     socket.once("connect", () => {
       clearTimeout(timer);
       socket.removeAllListeners("error");
@@ -74,8 +80,14 @@ export class Inbound {
       t.refuse(admission.error);
       return;
     }
-    connectUpstream(target, this.#o.connectTimeoutMs).then(
+    const gone = new AbortController();
+    let connecting = true;
+    t.onClose(() => {
+      if (connecting) gone.abort();
+    });
+    connectUpstream(target, this.#o.connectTimeoutMs, gone.signal).then(
       (upstream) => {
+        connecting = false;
         const stream = t.accept();
         this.#carry(info, stream, upstream, admission);
       },
