@@ -145,8 +145,10 @@ export class HbonePool {
     const { hbone, expectedIdentity } = request;
     const secureContext = this.#context(credentials);
     const session = http2.connect(`https://${formatEndpoint(hbone)}`, {
+      // Nagle off: a tunnel carries other programs' request/response exchanges, which must not wait for delayed ACKs.
       createConnection: () =>
         tls.connect({
+          noDelay: true,
           host: hbone.address,
           port: hbone.port,
           secureContext,

@@ -140,6 +140,7 @@ export class HboneServer {
 
   /** Take a TCP connection that arrived for `local` (its original destination). */
   accept(socket: Duplex, local: Endpoint, remote: Endpoint): void {
+    (socket as Duplex & { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true); // Nagle off: see client.ts
     const log = this.#o.log;
     if (this.#draining || this.#sockets.size >= this.#limits.maxConnections) {
       log.warn("hbone connection refused", { src: formatEndpoint(remote), dst: formatEndpoint(local), error: this.#draining ? "draining" : "connection limit reached" });

@@ -30,7 +30,7 @@ export interface InboundOptions {
  */
 export function connectUpstream(target: Endpoint, timeoutMs: number, signal?: AbortSignal): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: target.address, port: target.port, allowHalfOpen: true });
+    const socket = net.connect({ host: target.address, port: target.port, allowHalfOpen: true, noDelay: true });
     const timer = setTimeout(() => socket.destroy(new Error(`connect timed out after ${timeoutMs} ms`)), timeoutMs);
     const onAbort = () => socket.destroy(new Error("the client went away"));
     signal?.addEventListener("abort", onAbort, { once: true });
@@ -100,6 +100,7 @@ export class Inbound {
 
   /** A plaintext connection captured on its way to a workload of this node (15006). */
   plaintext(socket: Duplex, source: Endpoint, target: Endpoint): void {
+    (socket as Duplex & { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
     const admission = admitPlaintext(this.#o.state(), source, target);
     const info = this.#info(admission, source, target, undefined, false);
     if (!admission.allowed) {

@@ -60,6 +60,8 @@ export class Outbound {
   }
 
   handle(client: Duplex, source: Endpoint, destination: Endpoint, hooks: OutboundHooks): void {
+    // Nagle off on the workload's side too: small writes are forwarded as they come.
+    (client as Duplex & { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
     const route = planOutbound(this.#o.state(), source.address, destination, { hbonePort: this.#o.hbonePort, start: this.#roundRobin++ });
     void this.#carry(route, client, source, destination, hooks);
   }
