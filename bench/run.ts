@@ -18,7 +18,7 @@ import { textTable, writeReport } from "./lib/report.ts";
 import { medianRows, rate, type Row } from "./lib/rows.ts";
 import { withScope } from "./lib/scope.ts";
 import { makeTempDir } from "./lib/tempdir.ts";
-import { BASELINE_PATH, PATHS } from "./paths/index.ts";
+import { BASELINE_PATH, BASELINES, PATHS, testbedOf } from "./paths/index.ts";
 import type { TrafficPath } from "./paths/path.ts";
 import { SCENARIOS } from "./scenarios/index.ts";
 import type { Scenario, ScenarioOutput } from "./scenarios/scenario.ts";
@@ -41,22 +41,37 @@ function usage(): string {
     "scenarios:",
     ...SCENARIOS.flatMap((s) => [`  ${s.name.padEnd(width)}  ${s.description}`, ...scenarioOptionsHelp(s)]),
     "",
-    `paths (baseline ${BASELINE_PATH}, always measured): ${PATHS.map((p) => p.name).join(", ")}`,
+    `paths (each testbed's baseline is always measured: ${Object.entries(BASELINES).map(([t, b]) => `${b} for ${t}`).join(", ")}):`,
+    ...PATHS.map((p) => `  ${p.name.padEnd(20)} [${testbedOf(p)}] ${p.description}`),
     "",
     "options:",
     `  --duration S   seconds per load (default ${DEFAULT_DURATION_SEC})`,
     "  --repeat N     run the scenario N times and report medians (default 1)",
-    "  --paths a,b    measure only these paths besides the baseline",
+    "  --paths a,b    measure only these paths besides their baselines (default: every path that can run here;",
+    "                 netns paths need root)",
     "",
-    "Results: bench/results/<scenario>.json and .md. Traffic stays on loopback.",
+    "Results: bench/results/<scenario>.json and .md. Traffic stays on loopback or inside the network",
+    "namespaces the run creates (and deletes).",
   ].join("\n");
 }
 
+/** The named paths (null: every path available here) plus each one's testbed baseline, in PATHS order. */
 function selectPaths(names: readonly string[] | null): TrafficPath[] {
-  if (names === null) return [...PATHS];
+  if (names === null) {
+    const skipped = PATHS.filter((p) => p.unavailable?.());
+    for (const p of skipped) process.stderr.write(`bench: skipping path ${p.name}: ${p.unavailable?.()}\n`);
+    return PATHS.filter((p) => !skipped.includes(p));
+  }
   const unknown = names.filter((n) => !PATHS.some((p) => p.name === n));
   if (unknown.length > 0) throw new UsageError(`unknown path ${unknown.join(", ")}; known: ${PATHS.map((p) => p.name).join(", ")}`);
-  return PATHS.filter((p) => p.name === BASELINE_PATH || names.includes(p.name));
+  const chosen = PATHS.filter((p) => names.includes(p.name));
+  const wanted = new Set([BASELINE_PATH, ...chosen.map((p) => p.name), ...chosen.map((p) => BASELINES[testbedOf(p)])]);
+  const selected = PATHS.filter((p) => wanted.has(p.name));
+  for (const p of selected) {
+    const why = p.unavailable?.();
+    if (why) throw new UsageError(`path ${p.name} cannot run here: ${why}`);
+  }
+  return selected;
 }
 
 async function runScenario(scenario: Scenario, args: BenchArgs, paths: readonly TrafficPath[], options: Readonly<Record<string, number>>): Promise<void> {
@@ -68,6 +83,7 @@ async function runScenario(scenario: Scenario, args: BenchArgs, paths: readonly 
   const machine = machineInfo([...tools, "openssl"]);
 
   let baseline = BASELINE_PATH;
+  let baselines: Readonly<Record<string, string>> = {};
   let params: Record<string, unknown> = {};
   let extras: Pick<ScenarioOutput, "columns" | "loadNote" | "ratioNote" | "notes"> = {};
   const runs: Row[][] = [];
@@ -82,13 +98,14 @@ async function runScenario(scenario: Scenario, args: BenchArgs, paths: readonly 
         scenario.run({ durationSec: args.durationSec, options, scope, tmpDir, paths, certs: () => (certs ??= makeCerts(tmp)), log }),
       );
       baseline = out.baseline;
+      baselines = out.baselines ?? {};
       params = out.params;
       extras = { columns: out.columns, loadNote: out.loadNote, ratioNote: out.ratioNote, notes: out.notes };
       runs.push([...out.rows]);
     }
   });
 
-  const rows = rate(medianRows(runs), baseline);
+  const rows = rate(medianRows(runs), baseline, baselines);
   if (!rows.some((r) => r.path === baseline)) throw new Error(`scenario returned no rows for its baseline path ${baseline}`);
   const report = {
     scenario: scenario.name,
@@ -97,6 +114,7 @@ async function runScenario(scenario: Scenario, args: BenchArgs, paths: readonly 
     durationSec: args.durationSec,
     repeat: args.repeat,
     baseline,
+    ...(Object.keys(baselines).length > 0 ? { baselines } : {}),
     paths: extras.columns ? [...extras.columns] : paths.map((p) => p.name),
     params,
     machine,
@@ -107,7 +125,8 @@ async function runScenario(scenario: Scenario, args: BenchArgs, paths: readonly 
     ...(extras.ratioNote ? { ratioNote: extras.ratioNote } : {}),
     ...(extras.notes ? { notes: extras.notes } : {}),
   };
-  process.stdout.write(`\n${scenario.name} (${extras.loadNote ?? `${args.durationSec} s per load`}, ratios vs ${baseline})\n${textTable(report)}\n\n`);
+  const vs = [...new Set([baseline, ...Object.values(baselines)])].filter((b) => b === baseline || report.paths.includes(b)).join(" / ");
+  process.stdout.write(`\n${scenario.name} (${extras.loadNote ?? `${args.durationSec} s per load`}, ratios vs ${vs} per testbed)\n${textTable(report)}\n\n`);
   const files = writeReport(RESULTS_DIR, report);
   process.stdout.write(`wrote ${files.json}\nwrote ${files.md}\n`);
 }

@@ -77,20 +77,24 @@ export async function waitForPort(endpoint: Endpoint, options: WaitOptions = {})
   });
 }
 
-/** Ports in LISTEN state, from /proc/net/tcp and tcp6 (Linux). */
+/** Ports in LISTEN state in the text of /proc/net/tcp or tcp6 (several files may be concatenated). */
+export function parseListeningPorts(text: string, into = new Set<number>()): Set<number> {
+  for (const line of text.split("\n")) {
+    const [, local, , state] = line.trim().split(/\s+/);
+    if (state !== "0A" || !local || !local.includes(":")) continue; // 0A = TCP_LISTEN; skips the header line
+    into.add(parseInt(local.slice(local.lastIndexOf(":") + 1), 16));
+  }
+  return into;
+}
+
+/** Ports in LISTEN state in this process's network namespace, from /proc/net/tcp and tcp6 (Linux). */
 function listeningPorts(): Set<number> {
   const ports = new Set<number>();
   for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
-    let text = "";
     try {
-      text = readFileSync(file, "utf8");
+      parseListeningPorts(readFileSync(file, "utf8"), ports);
     } catch {
       continue;
-    }
-    for (const line of text.split("\n").slice(1)) {
-      const [, local, , state] = line.trim().split(/\s+/);
-      if (state !== "0A" || !local) continue; // 0A = TCP_LISTEN
-      ports.add(parseInt(local.slice(local.lastIndexOf(":") + 1), 16));
     }
   }
   return ports;

@@ -66,12 +66,16 @@ export interface Daemon {
   logTail(lines?: number): string;
   /** SIGTERM the group, SIGKILL it after a grace period; idempotent. Also run by the scope. */
   stop(): Promise<void>;
+  /** Write to its stdin (only with `stdin: "pipe"`). */
+  write(text: string): void;
 }
 
 export interface DaemonOptions {
   readonly logPath: string;
   readonly cwd?: string;
   readonly env?: NodeJS.ProcessEnv;
+  /** "pipe" to talk to it through write() (default: no stdin). */
+  readonly stdin?: "ignore" | "pipe";
 }
 
 export async function startDaemon(scope: Scope, name: string, argv: readonly string[], options: DaemonOptions): Promise<Daemon> {
@@ -80,10 +84,11 @@ export async function startDaemon(scope: Scope, name: string, argv: readonly str
   const log = openSync(options.logPath, "a");
   let child: ChildProcess;
   try {
-    child = spawn(command, args, { detached: true, stdio: ["ignore", log, log], cwd: options.cwd, env: options.env ?? process.env });
+    child = spawn(command, args, { detached: true, stdio: [options.stdin ?? "ignore", log, log], cwd: options.cwd, env: options.env ?? process.env });
   } finally {
     closeSync(log);
   }
+  child.stdin?.on("error", () => undefined); // EPIPE after it exited: its exit is reported through `exited`
   const exited = exitOf(child);
   const pid = await started(child, command);
   const unregister = onExit(() => killGroup(pid, "SIGKILL"));
@@ -113,6 +118,10 @@ export async function startDaemon(scope: Scope, name: string, argv: readonly str
     exit: () => ended,
     logTail: (lines = 20) => tail(options.logPath, lines),
     stop,
+    write: (text) => {
+      if (!child.stdin) throw new Error(`${name}: started without stdin: "pipe"`);
+      child.stdin.write(text);
+    },
   };
 }
 

@@ -15,6 +15,8 @@ export interface ScenarioReport {
   readonly durationSec: number;
   readonly repeat: number;
   readonly baseline: string;
+  /** Per path, its own baseline when that is not `baseline`. */
+  readonly baselines?: Readonly<Record<string, string>>;
   readonly paths: readonly string[];
   readonly params: Record<string, unknown>;
   readonly machine: MachineInfo;
@@ -51,7 +53,8 @@ function cell(row: RatedRow | undefined, baseline: string): string {
 function grid(report: ScenarioReport): string[][] {
   const metrics: { metric: string; unit: string }[] = [];
   for (const r of report.rows) if (!metrics.some((m) => m.metric === r.metric)) metrics.push({ metric: r.metric, unit: r.unit });
-  const header = ["metric", "unit", ...report.paths.map((p) => (p === report.baseline ? `${p} (baseline)` : p))];
+  const isBaseline = (p: string): boolean => p === report.baseline || report.baselines?.[p] === p;
+  const header = ["metric", "unit", ...report.paths.map((p) => (isBaseline(p) ? `${p} (baseline)` : p))];
   const body = metrics.map(({ metric, unit }) => [
     metric,
     unit,
@@ -68,6 +71,12 @@ export function textTable(report: ScenarioReport): string {
   return [line(header!), widths.map((w) => "-".repeat(w)).join("  "), ...body.map(line)].join("\n");
 }
 
+function baselineText(report: ScenarioReport): string {
+  const others = [...new Set(Object.values(report.baselines ?? {}))].filter((b) => b !== report.baseline && report.paths.includes(b));
+  if (others.length === 0) return `\`${report.baseline}\``;
+  return [report.baseline, ...others].map((b) => `\`${b}\` (for ${report.paths.filter((p) => (report.baselines?.[p] ?? report.baseline) === b && p !== b).map((p) => `\`${p}\``).join(", ") || "itself"})`).join(" and ");
+}
+
 export function markdown(report: ScenarioReport): string {
   const [header, ...body] = grid(report);
   const m = report.machine;
@@ -79,7 +88,7 @@ export function markdown(report: ScenarioReport): string {
     report.description,
     "",
     `Command: \`${report.command}\` — ${report.loadNote ?? `${report.durationSec} s per load`}, ${report.repeat} run(s), median shown. ` +
-      (report.ratioNote ?? `Ratios are against \`${report.baseline}\` measured in the same run.`),
+      (report.ratioNote ?? `Ratios are against ${baselineText(report)} measured in the same run.`),
     "",
     `| ${header!.join(" | ")} |`,
     `|${header!.map((_, i) => (i < 2 ? " --- " : " ---: ")).join("|")}|`,

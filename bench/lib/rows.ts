@@ -1,7 +1,8 @@
 /**
  * Measurement rows and their ratios against the baseline path. A ratio is value / baseline value
  * for the same metric, measured in the same run; it is null when the baseline has no such metric
- * or its value is 0 (e.g. proxy CPU on the direct path, where there is no proxy).
+ * or its value is 0 (e.g. proxy CPU on the direct path, where there is no proxy), and for a
+ * baseline's own rows. Each path may have a baseline of its own (paths on another testbed).
  */
 
 export interface Row {
@@ -15,10 +16,12 @@ export interface RatedRow extends Row {
   readonly ratio: number | null;
 }
 
-export function rate(rows: readonly Row[], baseline: string): RatedRow[] {
-  const base = new Map(rows.filter((r) => r.path === baseline).map((r) => [r.metric, r.value]));
+export function rate(rows: readonly Row[], baseline: string, baselines: Readonly<Record<string, string>> = {}): RatedRow[] {
+  const value = new Map(rows.map((r) => [`${r.path}\u0000${r.metric}`, r.value]));
   return rows.map((r) => {
-    const b = base.get(r.metric);
+    const own = baselines[r.path] ?? baseline;
+    if (own === r.path && own !== baseline) return { ...r, ratio: null };
+    const b = value.get(`${own}\u0000${r.metric}`);
     const ratio = b === undefined || b === 0 || !Number.isFinite(b) || !Number.isFinite(r.value) ? null : r.value / b;
     return { ...r, ratio };
   });

@@ -1,11 +1,26 @@
 /**
- * Every traffic path, baseline first. Scenarios measure each selected path against the same
- * backend; to add one (e.g. mesh-hbone) write its module and add it here.
+ * Every traffic path, each testbed's baseline first. Scenarios measure each selected path against
+ * the same backend; to add one write its module and add it here. A path's ratios are against the
+ * baseline of its own testbed (BASELINES), measured in the same run.
  */
-import { direct } from "./direct.ts";
-import { stunnelMtls } from "./stunnel-mtls.ts";
+import type { TestbedKind } from "../lib/testbed.ts";
+import { direct, netnsDirect } from "./direct.ts";
+import { netnsStunnelMtls, stunnelMtls } from "./stunnel-mtls.ts";
+import { ztunnel } from "./ztunnel.ts";
 import type { TrafficPath } from "./path.ts";
 
 export const BASELINE_PATH = direct.name;
 
-export const PATHS: readonly TrafficPath[] = [direct, stunnelMtls];
+/** The baseline path of each testbed. */
+export const BASELINES: Readonly<Record<TestbedKind, string>> = { loopback: direct.name, netns: netnsDirect.name };
+
+export const PATHS: readonly TrafficPath[] = [direct, stunnelMtls, netnsDirect, netnsStunnelMtls, ztunnel];
+
+export function testbedOf(path: TrafficPath): TestbedKind {
+  return path.testbed ?? "loopback";
+}
+
+/** path name → the name of the baseline its ratios are against. */
+export function baselineMap(paths: readonly TrafficPath[]): Record<string, string> {
+  return Object.fromEntries(paths.map((p) => [p.name, BASELINES[testbedOf(p)]]));
+}

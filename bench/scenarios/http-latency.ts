@@ -1,9 +1,12 @@
 /**
  * Small HTTP/1.1 requests: wrk against an nginx backend through each path, once with 64
- * connections (throughput under load) and once with 1 connection (latency without queueing).
+ * connections (throughput and latency at the maximum rate) and once with 1 connection (latency
+ * without queueing). Loopback paths: nginx on 127.0.0.1; netns paths: nginx in productpage, wrk in
+ * sleep. Fixed-rate latency is http-fixed-rate.
  */
 import { measurePaths, type Measurement } from "../paths/measure.ts";
-import { BASELINE_PATH } from "../paths/index.ts";
+import { BASELINE_PATH, baselineMap } from "../paths/index.ts";
+import { sideCpu } from "../paths/proxy-cpu.ts";
 import { startNginx } from "../tools/nginx.ts";
 import { runWrk } from "../tools/wrk.ts";
 import type { Scenario } from "./scenario.ts";
@@ -18,15 +21,15 @@ const LOADS = [
 
 export const httpLatency: Scenario = {
   name: "http-latency",
-  description: `wrk --latency against nginx on 127.0.0.1 (${BODY_BYTES}-byte body, ${NGINX_WORKERS} worker, keep-alive) through each path, with 64 connections / 2 threads and with 1 connection: req/s, p50 and p99 latency, and proxy CPU per request.`,
+  description: `wrk --latency against nginx (127.0.0.1, or productpage from sleep on netns paths; ${BODY_BYTES}-byte body, ${NGINX_WORKERS} worker, keep-alive) through each path, with 64 connections / 2 threads and with 1 connection: req/s, p50 and p99 latency, and proxy CPU per request.`,
   tools: ["nginx", "wrk"],
   async run(ctx) {
-    const backend = await startNginx(ctx.scope, ctx.tmpDir, { bodyBytes: BODY_BYTES, workers: NGINX_WORKERS });
-    const rows = await measurePaths(ctx, backend, async (session) => {
+    const rows = await measurePaths(ctx, (bed, scope, dir) => startNginx(scope, dir, { bodyBytes: BODY_BYTES, workers: NGINX_WORKERS, place: bed.server }), async (session) => {
       const out: Measurement[] = [];
       for (const load of LOADS) {
         const cpuBefore = session.proxyCpuSeconds();
-        const r = await runWrk(session.address, { ...load, durationSec: ctx.durationSec });
+        const sides = load.connections > 1 ? sideCpu(session) : null;
+        const r = await runWrk(session.address, { ...load, durationSec: ctx.durationSec }, session.client);
         const cpu = session.proxyCpuSeconds() - cpuBefore;
         if (r.socketErrors > 0) ctx.log(`${session.path} ${load.label}: warning: ${r.socketErrors} socket errors`);
         out.push(
@@ -34,14 +37,16 @@ export const httpLatency: Scenario = {
           { metric: `${load.label} p50 latency`, value: r.latencyMs[50] ?? NaN, unit: "ms" },
           { metric: `${load.label} p99 latency`, value: r.latencyMs[99] ?? NaN, unit: "ms" },
           { metric: `${load.label} proxy CPU per request`, value: r.requests > 0 ? (cpu / r.requests) * 1e6 : 0, unit: "µs" },
+          ...(sides?.rows().map((m) => ({ ...m, metric: `${load.label} ${m.metric}` })) ?? []),
         );
       }
       return out;
     });
     return {
       baseline: BASELINE_PATH,
+      baselines: baselineMap(ctx.paths),
       rows,
-      params: { tool: "wrk", loads: LOADS, bodyBytes: BODY_BYTES, nginxWorkers: NGINX_WORKERS, backend: "nginx 127.0.0.1" },
+      params: { tool: "wrk", loads: LOADS, bodyBytes: BODY_BYTES, nginxWorkers: NGINX_WORKERS, backend: { loopback: "nginx 127.0.0.1", netns: "nginx 10.0.2.10 (productpage), wrk in sleep" } },
     };
   },
 };

@@ -1,8 +1,10 @@
 /** Every scenario run.ts knows, in the order --help lists them. */
 import { caSign } from "./ca-sign.ts";
+import { httpFixedRate } from "./http-fixed-rate.ts";
 import { httpLatency } from "./http-latency.ts";
+import { idleRss } from "./idle-rss.ts";
 import type { Scenario } from "./scenario.ts";
 import { tcpThroughput } from "./tcp-throughput.ts";
 import { xdsScale } from "./xds-scale.ts";
 
-export const SCENARIOS: readonly Scenario[] = [tcpThroughput, httpLatency, xdsScale, caSign];
+export const SCENARIOS: readonly Scenario[] = [tcpThroughput, httpLatency, httpFixedRate, idleRss, xdsScale, caSign];

@@ -37,6 +37,8 @@ export interface ScenarioContext {
 
 export interface ScenarioOutput {
   readonly baseline: string;
+  /** Per path, the baseline its ratios are against when that is not `baseline` (e.g. netns paths against netns-direct). */
+  readonly baselines?: Readonly<Record<string, string>>;
   readonly rows: readonly Row[];
   /** Fixed parameters worth recording with the figures (connections, threads, body size…). */
   readonly params: Record<string, unknown>;

@@ -1,16 +1,17 @@
-/** iperf3: a server on loopback for the whole scenario, and a bounded client run parsed from its -J JSON. */
+/** iperf3: a server for the whole scenario (on loopback or in a testbed namespace), and a bounded client run parsed from its -J JSON. */
 import { join } from "node:path";
-import { freePort, loopback, waitForListen, type Endpoint } from "../lib/net.ts";
+import type { Endpoint } from "../lib/net.ts";
+import { LOOPBACK, type Place } from "../lib/place.ts";
 import { runBounded, startDaemon } from "../lib/process.ts";
 import type { Scope } from "../lib/scope.ts";
 
-export async function startIperf3Server(scope: Scope, dir: string, host = "127.0.0.1"): Promise<Endpoint> {
-  const endpoint = await freePort(host);
-  const daemon = await startDaemon(scope, "iperf3-server", ["iperf3", "-s", "-B", host, "-p", String(endpoint.port)], {
+export async function startIperf3Server(scope: Scope, dir: string, place: Place = LOOPBACK): Promise<Endpoint> {
+  const endpoint = await place.freePort();
+  const daemon = await startDaemon(scope, "iperf3-server", place.exec(["iperf3", "-s", "-B", endpoint.host, "-p", String(endpoint.port)]), {
     logPath: join(dir, "iperf3-server.log"),
   });
   // A probe connection would count as a failed iperf3 test, so wait on the listen state instead.
-  await waitForListen(endpoint, { giveUp: () => (daemon.exit() ? `iperf3 exited: ${daemon.logTail()}` : null) });
+  await place.waitForListen(endpoint, { giveUp: () => (daemon.exit() ? `iperf3 exited: ${daemon.logTail()}` : null) });
   return endpoint;
 }
 
@@ -39,9 +40,9 @@ export function parseIperf3(json: string): Iperf3Result {
 }
 
 /** One TCP stream for durationSec seconds; killed if it is still running 20 s after that. */
-export async function runIperf3Client(target: Endpoint, durationSec: number): Promise<Iperf3Result> {
-  loopback(target);
-  const argv = ["iperf3", "-c", target.host, "-p", String(target.port), "-t", String(durationSec), "-P", "1", "-J", "--connect-timeout", "5000"];
+export async function runIperf3Client(target: Endpoint, durationSec: number, place: Place = LOOPBACK): Promise<Iperf3Result> {
+  place.target(target);
+  const argv = place.exec(["iperf3", "-c", target.host, "-p", String(target.port), "-t", String(durationSec), "-P", "1", "-J", "--connect-timeout", "5000"]);
   const r = await runBounded(argv, { timeoutMs: (durationSec + 20) * 1000 });
   if (r.timedOut) throw new Error(`iperf3 client still running ${durationSec + 20} s in; killed`);
   try {

@@ -1,19 +1,23 @@
 /**
- * An nginx backend on loopback serving a small fixed body, with its own prefix, config, pid file,
+ * An nginx backend (on loopback, or in a testbed namespace) serving a small fixed body, with its own prefix, config, pid file,
  * logs and temp paths in a private directory: nothing under /etc, /var or /run is touched. One
  * worker, no access log, keep-alive effectively unlimited so a load run never reconnects (which
  * through a TLS proxy would add handshakes to the figures).
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { freePort, hostPort, waitForPort, type Endpoint } from "../lib/net.ts";
+import { hostPort, type Endpoint } from "../lib/net.ts";
+import { LOOPBACK, type Place } from "../lib/place.ts";
 import { startDaemon } from "../lib/process.ts";
 import type { Scope } from "../lib/scope.ts";
 
 export interface NginxOptions {
   readonly bodyBytes: number;
   readonly workers: number;
-  readonly host?: string;
+  /** Where it runs and listens (default: 127.0.0.1 here). */
+  readonly place?: Place;
+  /** worker_connections (default 4096). */
+  readonly connections?: number;
 }
 
 export function nginxConfig(dir: string, listen: Endpoint, o: NginxOptions): string {
@@ -24,7 +28,7 @@ master_process on;
 worker_processes ${o.workers};
 pid ${p("nginx.pid")};
 error_log ${p("nginx-error.log")} warn;
-events { worker_connections 4096; }
+events { worker_connections ${o.connections ?? 4096}; }
 http {
   access_log off;
   client_body_temp_path ${p("client_body")};
@@ -46,13 +50,14 @@ http {
 }
 
 export async function startNginx(scope: Scope, dir: string, o: NginxOptions): Promise<Endpoint> {
-  const endpoint = await freePort(o.host ?? "127.0.0.1");
+  const place = o.place ?? LOOPBACK;
+  const endpoint = await place.freePort();
   const conf = join(dir, "nginx.conf");
   writeFileSync(conf, nginxConfig(dir, endpoint, o));
   // -e sets the error log before the config is read, so nginx never opens its compiled-in /var/log path.
   const argv = ["nginx", "-p", dir, "-c", conf, "-e", join(dir, "nginx-error.log")];
-  const daemon = await startDaemon(scope, "nginx", argv, { logPath: join(dir, "nginx.out") });
-  await waitForPort(endpoint, {
+  const daemon = await startDaemon(scope, "nginx", place.exec(argv), { logPath: join(dir, "nginx.out") });
+  await place.waitForListen(endpoint, {
     giveUp: () => (daemon.exit() ? `nginx exited: ${daemon.logTail()}\n${readTail(join(dir, "nginx-error.log"))}` : null),
   });
   return endpoint;

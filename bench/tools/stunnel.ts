@@ -6,7 +6,8 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { CertSet } from "../lib/certs.ts";
-import { loopback, waitForListen, type Endpoint } from "../lib/net.ts";
+import type { Endpoint } from "../lib/net.ts";
+import { LOOPBACK, type Place } from "../lib/place.ts";
 import { startDaemon, type Daemon } from "../lib/process.ts";
 import type { Scope } from "../lib/scope.ts";
 
@@ -18,12 +19,15 @@ export interface StunnelOptions {
   readonly accept: Endpoint;
   readonly connect: Endpoint;
   readonly certs: CertSet;
+  /** Where it runs (default: this namespace, loopback only); accept and connect must be allowed there. */
+  readonly place?: Place;
 }
 
 /** stunnel splits host and port at the last colon, so IPv6 needs no brackets. */
-const address = (e: Endpoint): string => `${loopback(e).host}:${e.port}`;
+const address = (place: Place, e: Endpoint): string => `${place.target(e).host}:${e.port}`;
 
 export function stunnelConfig(o: StunnelOptions): string {
+  const place = o.place ?? LOOPBACK;
   const pair = o.role === "client" ? o.certs.client : o.certs.server;
   return [
     "foreground = yes",
@@ -32,8 +36,8 @@ export function stunnelConfig(o: StunnelOptions): string {
     "debug = notice",
     `[${o.name}]`,
     `client = ${o.role === "client" ? "yes" : "no"}`,
-    `accept = ${address(o.accept)}`,
-    `connect = ${address(o.connect)}`,
+    `accept = ${address(place, o.accept)}`,
+    `connect = ${address(place, o.connect)}`,
     `cert = ${pair.cert}`,
     `key = ${pair.key}`,
     `CAfile = ${o.certs.caCert}`,
@@ -49,8 +53,9 @@ export function stunnelConfig(o: StunnelOptions): string {
 export async function startStunnel(scope: Scope, o: StunnelOptions): Promise<Daemon> {
   const conf = join(o.dir, `${o.name}.conf`);
   writeFileSync(conf, stunnelConfig(o));
-  const daemon = await startDaemon(scope, o.name, ["stunnel", conf], { logPath: join(o.dir, `${o.name}.log`) });
-  await waitForListen(o.accept, {
+  const place = o.place ?? LOOPBACK;
+  const daemon = await startDaemon(scope, o.name, place.exec(["stunnel", conf]), { logPath: join(o.dir, `${o.name}.log`) });
+  await place.waitForListen(o.accept, {
     timeoutMs: 10_000,
     giveUp: () => (daemon.exit() ? `${o.name} exited: ${daemon.logTail()}` : null),
   });

@@ -1,5 +1,6 @@
 /** wrk: a bounded run (fixed connections and threads, fixed duration, hard kill) parsed from its --latency text output. */
-import { hostPort, loopback, type Endpoint } from "../lib/net.ts";
+import { hostPort, type Endpoint } from "../lib/net.ts";
+import { LOOPBACK, type Place } from "../lib/place.ts";
 import { runBounded } from "../lib/process.ts";
 
 export interface WrkOptions {
@@ -47,10 +48,10 @@ export function parseWrk(output: string): WrkResult {
   };
 }
 
-export async function runWrk(target: Endpoint, o: WrkOptions): Promise<WrkResult> {
-  loopback(target);
+export async function runWrk(target: Endpoint, o: WrkOptions, place: Place = LOOPBACK): Promise<WrkResult> {
+  place.target(target);
   const url = `http://${hostPort(target)}${o.path ?? "/"}`;
-  const argv = ["wrk", "-t", String(o.threads), "-c", String(o.connections), "-d", `${o.durationSec}s`, "--timeout", "5s", "--latency", url];
+  const argv = place.exec(["wrk", "-t", String(o.threads), "-c", String(o.connections), "-d", `${o.durationSec}s`, "--timeout", "5s", "--latency", url]);
   const limitSec = o.durationSec + 20;
   const r = await runBounded(argv, { timeoutMs: limitSec * 1000 });
   if (r.timedOut) throw new Error(`wrk still running ${limitSec} s in; killed`);
