@@ -114,11 +114,12 @@ describe("waypoint binding", () => {
       else expect(t.warnings).toEqual([]);
     });
   }
-  test("a waypoint is a service whose endpoints are its replicas, which never use a waypoint themselves", () => {
+  test("a waypoint is a service whose endpoints are its replicas, which never use a waypoint and are never captured", () => {
     const t = translate(ns("a", "istio.io/use-waypoint: wp") + waypoint("wp", "a", "istio.io/waypoint-for: all") + we("wp-replica", "a", "10.0.0.50", "gateway.networking.k8s.io/gateway-name: wp"));
     expect(service(t, "wp")).toMatchObject({ hostname: "wp.a.svc.cluster.local", ports: [{ servicePort: 15008, targetPort: 15008 }] });
     expect(workload(t, "wp-replica").services).toEqual({ "a/wp.a.svc.cluster.local": [{ servicePort: 15008, targetPort: 15008 }] });
     expect(workload(t, "wp-replica").waypoint).toBeUndefined();
+    expect(workload(t, "wp-replica").captured).toBe(false);
   });
 });
 

@@ -143,7 +143,8 @@ export function prepareMeshTranslation(snapshot: ResourceSnapshot, options: Tran
       authorizationPolicies: applicable.sort(),
       mtlsMode: mtls.mode,
       portMtlsModes: mtls.ports,
-      captured: mode === "ambient",
+      // A waypoint replica speaks HBONE itself: its node's ztunnel must not capture it (as Istio excludes waypoint pods).
+      captured: mode === "ambient" && !gateway,
       network: w.spec.network ?? "",
     };
     return { view, warnings: own };
