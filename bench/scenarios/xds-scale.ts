@@ -18,6 +18,7 @@ import { startControlPlane, meshBinaryInfo, REPO_ROOT, type ControlPlane } from 
 import type { ClientsConfig, ClientsResult } from "../tools/xds-clients.ts";
 import { applyBatches } from "../lib/apply-batches.ts";
 import { expectedPerNode, meshDocs, validateShape, type MeshShape } from "./xds-scale-config.ts";
+import { readMemory, type MemoryReading } from "../lib/proc-memory.ts";
 import type { Scenario, ScenarioContext } from "./scenario.ts";
 
 const TARGET = "target";
@@ -36,6 +37,14 @@ export function percentile(values: readonly number[], p: number): number {
 }
 
 const median = (values: readonly number[]) => percentile(values, 50);
+/** RssAnon / RssFile of the control plane (NaN once it exited). */
+const memoryDetail = (pid: number): Pick<MemoryReading, "anon" | "file"> => {
+  try {
+    return readMemory(pid);
+  } catch {
+    return { anon: NaN, file: NaN };
+  }
+};
 const mb = (mib: number) => (mib * 1024 * 1024) / 1e6;
 
 /** Samples a process's RSS while a phase named by the clients' progress lines is running. */
@@ -173,6 +182,7 @@ export const xdsScale: Scenario = {
     const load = await loadConfig(ctx, cp, shape);
     const loadCpu = cp.cpuSeconds() - cpuBeforeLoad;
     const afterLoad = cp.memory();
+    const afterLoadDetail = memoryDetail(cp.pid);
     const metricsBefore = await cp.metrics();
     const configBytes = sumByType(metricsBefore, "pilot_xds_config_size_bytes");
     const configCounts = sumByType(metricsBefore, "mesh_xds_resources");
@@ -196,6 +206,7 @@ export const xdsScale: Scenario = {
     const r = await runClients(ctx, cp, cfg, sampler, deadlineMs);
     sampler.stop();
     const atEnd = cp.memory();
+    const atEndDetail = memoryDetail(cp.pid);
 
     const changeCount = r.changes.length;
     const all = r.changes.map((c) => c.allMs);
@@ -230,6 +241,10 @@ export const xdsScale: Scenario = {
     add(`control-plane RSS max sampled during initial sync`, mb(initialSyncRss), "MB", TARGETS.rssMB);
     add(`control-plane RSS idle after load, no clients`, mb(afterLoad.rssMiB), "MB", TARGETS.rssMB);
     add(`control-plane RSS at end, ${clients} clients connected`, mb(atEnd.rssMiB), "MB", TARGETS.rssMB);
+    add(`control-plane RSS max sampled from load until the clients start`, mb(sampler.maxByPhase.get("load") ?? NaN), "MB");
+    add(`control-plane RSS idle after load: anonymous (heaps, allocators)`, mb(afterLoadDetail.anon), "MB");
+    add(`control-plane RSS idle after load: file-backed (binary, SQLite)`, mb(afterLoadDetail.file), "MB");
+    add(`control-plane RSS at end: anonymous`, mb(atEndDetail.anon), "MB");
     add(`control-plane RSS empty (before load)`, mb(emptyRss), "MB");
     add(`resources per client`, resourcesPerClient, "count");
     add(`initial push per client (from pilot_xds_config_size_bytes)`, initialBytesPerClient / 1e6, "MB");
@@ -256,6 +271,7 @@ export const xdsScale: Scenario = {
           ? `: the one process decoding every client's resources, more than the control plane, bounds the "at once" figures. `
           : `: the control plane, more than the clients' process, bounds the "at once" figures. `) +
         `Per single-workload change the control plane used ${((r.changesPhase.controlPlaneCpuSec / Math.max(1, changeCount)) * 1000).toFixed(0)} ms of CPU and built the push a mean ${r.pushBuiltAvgMs.toFixed(0)} ms after the commit (debounce + rebuild); the first client had it ${median(first).toFixed(0)} ms (p50) after the API call returned and the last ${(median(all) - median(first)).toFixed(0)} ms later: the time is spent in the control plane before the first push is sent.`,
+      `Memory: RSS is VmRSS of the control plane; its "anonymous" part (RssAnon) is the JS heap, ArrayBuffers and the allocators' pages, the "file-backed" part (RssFile) the binary's mapped code and SQLite's shared-memory index. bench/tools/xds-memory-probe.ts reads both after every step of the same load, for finding where it goes.`,
       `Result: change p99 ${changeP99.toFixed(0)} ms vs ${TARGETS.changeP99Ms} ms target; solo initial sync ${median(r.soloCompleteMs).toFixed(0)} ms vs ${TARGETS.syncMs} ms; peak RSS ${mb(peakMiB).toFixed(0)} MB vs ${TARGETS.rssMB} MB.`,
     ];
     return {

@@ -4,11 +4,11 @@
  * every issue of every document. Pure.
  */
 import { MeshError } from "../../errors/mesh-error.ts";
-import { parseDocuments } from "../resources/parse.ts";
 import { describeKey, keyOf, keyString, type Resource, type ResourceKey } from "../resources/resource.ts";
 import type { FieldIssue } from "../resources/issues.ts";
 import { formatIssues, validateDocument } from "../resources/validate.ts";
 import type { WriteOp } from "../store/store.ts";
+import { parseRequestDocuments } from "./documents.ts";
 
 export interface DocumentIssues {
   readonly ref: string;
@@ -26,7 +26,7 @@ function refuse(all: readonly DocumentIssues[]): MeshError {
 }
 
 function validateAll(text: string, source: string): { resources: Resource[]; warnings: DocumentIssues[] } {
-  const docs = parseDocuments(text, source);
+  const docs = parseRequestDocuments(text, source);
   if (docs.length === 0) throw new MeshError("invalid_argument", `${source}: no documents`);
   const invalid: DocumentIssues[] = [];
   const warnings: DocumentIssues[] = [];
