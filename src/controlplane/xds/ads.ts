@@ -13,6 +13,7 @@ import type { Logger } from "../../telemetry/log.ts";
 import { AsyncQueue } from "../../xds/async-queue.ts";
 import { WAYPOINT_CONFIG_TYPE, WAYPOINT_TYPES, ZTUNNEL_TYPES } from "../../xds/type-urls.ts";
 import { PEER_IDENTITY } from "./peer-identity.ts";
+import { BulkGate } from "./bulk-gate.ts";
 import { DeltaSession, type DeltaRequest, type DeltaResponse } from "./delta-session.ts";
 import type { PushHub } from "./push-hub.ts";
 
@@ -46,8 +47,15 @@ function toWire(r: DeltaResponse): DeltaDiscoveryResponse {
  */
 export type ProxyAuthenticator = (node: string, headers: Headers, peerIdentity: string) => Promise<void>;
 
+/** Pushes larger than this go through the bulk gate. */
+const BULK_BYTES = 1024 * 1024;
+/** Streams writing a bulk push at once, and how long one may hold its turn. */
+const BULK_STREAMS = 4;
+const BULK_HOLD_MS = 2000;
+
 /** `shutdown` ends every open stream cleanly (status OK), so proxies reconnect to another replica. */
 export function adsService(hub: PushHub, log: Logger, shutdown: AbortSignal, authenticate: ProxyAuthenticator): ServiceImpl<typeof AggregatedDiscoveryService> {
+  const bulk = new BulkGate(BULK_STREAMS, BULK_HOLD_MS);
   return {
     async *deltaAggregatedResources(requests: AsyncIterable<DeltaDiscoveryRequest>, ctx: HandlerContext) {
       // Requests, config changes and the end all go through one queue; several changes waiting
@@ -114,9 +122,16 @@ export function adsService(hub: PushHub, log: Logger, shutdown: AbortSignal, aut
             responses = session.onUpdate(resources(), hub.version, scoped);
           }
           seenBuild = hub.build;
-          for (const r of responses) {
-            hub.countPush(r.typeUrl);
-            yield toWire(r);
+          let size = 0;
+          for (const r of responses) for (const x of r.resources) size += x.size;
+          const release = size > BULK_BYTES ? await bulk.enter() : undefined;
+          try {
+            for (const r of responses) {
+              hub.countPush(r.typeUrl);
+              yield toWire(r);
+            }
+          } finally {
+            release?.();
           }
           event = await next();
         }

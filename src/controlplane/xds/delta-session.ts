@@ -58,7 +58,7 @@ interface TypeState {
  * bound how much of an initial push each stream buffers (100 streams × 3 MB was the benchmark's
  * memory peak).
  */
-export const DEFAULT_MAX_RESPONSE_BYTES = 512 * 1024;
+export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024;
 const MAX_IN_FLIGHT = 256;
 
 export class DeltaSession {
