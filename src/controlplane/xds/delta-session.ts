@@ -11,6 +11,7 @@
  * - responses are split so that none exceeds `maxResponseBytes` (grpc clients cap at 4 MiB);
  *   only the last part of a split response carries system_version_info.
  */
+import { KnownVersions } from "./known-versions.ts";
 import type { EncodedResource, ResourceIndex } from "./resources.ts";
 
 export interface DeltaRequest {
@@ -50,7 +51,7 @@ interface TypeState {
   wildcard: boolean;
   readonly names: Set<string>;
   /** What the client has: name → version. */
-  readonly known: Map<string, string>;
+  readonly known: KnownVersions;
 }
 
 /**
@@ -80,7 +81,7 @@ export class DeltaSession {
 
   /** Resources the client has, per type (for the operator's view of a proxy). */
   known(typeUrl: string): ReadonlyMap<string, string> {
-    return this.#types.get(typeUrl)?.known ?? new Map();
+    return this.#types.get(typeUrl)?.known.toMap() ?? new Map();
   }
 
   onRequest(req: DeltaRequest, current: ResourceIndex, systemVersion: string): SessionOutput {
@@ -101,7 +102,7 @@ export class DeltaSession {
     let state = this.#types.get(req.typeUrl);
     const first = state === undefined;
     if (!state) {
-      state = { wildcard: req.subscribe.length === 0, names: new Set(), known: new Map(Object.entries(req.initialVersions)) };
+      state = { wildcard: req.subscribe.length === 0, names: new Set(), known: new KnownVersions(req.initialVersions) };
       this.#types.set(req.typeUrl, state);
     }
     for (const name of req.subscribe) {
@@ -155,10 +156,13 @@ export class DeltaSession {
       for (const [name, resource] of available) {
         if (wanted(name) && state.known.get(name) !== resource.version) changed.push(resource);
       }
-      for (const name of state.known.keys()) if (!available.has(name) || !wanted(name)) removed.push(name);
+      for (const name of state.known.names()) if (!available.has(name) || !wanted(name)) removed.push(name);
     }
-    for (const r of changed) state.known.set(r.name, r.version);
-    for (const name of removed) state.known.delete(name);
+    if (!only && state.wildcard) state.known.rebase(available); // it now has exactly the index: share it
+    else {
+      for (const r of changed) state.known.set(r.name, r.version);
+      for (const name of removed) state.known.delete(name);
+    }
     if (changed.length === 0 && removed.length === 0 && !alwaysRespond) return [];
 
     const chunks: EncodedResource[][] = [[]];
