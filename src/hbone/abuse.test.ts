@@ -6,10 +6,10 @@
  * a well-behaved tunnel (HbonePool, echo upstream) on another connection keeps carrying bytes
  * during and after it. Every loop has a count and a deadline.
  */
+import type { Duplex } from "node:stream";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import net from "node:net";
 import tls from "node:tls";
-import type http2 from "node:http2";
 import { createLogControl } from "../telemetry/log.ts";
 import { createTestPki, type TestLeaf, type TestPki } from "../../test/support/pki.ts";
 import { eventually } from "../../test/support/eventually.ts";
@@ -241,7 +241,7 @@ describe("HBONE server under abuse", () => {
     expect((cpu.user + cpu.system) / 1000).toBeLessThan(5000);
     // The cancelled tunnels' upstream connections were all torn down; only the steady one is left.
     await eventually(() => expect(echoSockets.size).toBe(1), { what: "upstream connections of reset streams to close" });
-    expect(h.warned(/hbone connection closed .*HTTP\/2 rapid reset/)).toBe(true);
+    expect(h.warned(/hbone connection closed .*rapid reset/)).toBe(true);
     await steady.exchange();
     await freshTunnelWorks(h);
     steady.close();
@@ -318,14 +318,14 @@ describe("HBONE server under abuse", () => {
     // Answers stop at the allowance (plus what was already queued).
     expect(c.count(FrameType.SETTINGS)).toBeLessThan(TEST_LIMITS.maxControlFrames + 200);
     expect(process.memoryUsage().rss - rssBefore).toBeLessThan(64 * 1024 * 1024);
-    expect(h.warned(/hbone connection closed .*SETTINGS\/PING frames/)).toBe(true);
+    expect(h.warned(/hbone connection closed .*SETTINGS\/PING/)).toBe(true);
     await steady.exchange();
     await freshTunnelWorks(h);
     steady.close();
     await h.close();
   });
 
-  test("PING flood: closed after maxControlFrames, also when the peer never reads the answers", async () => {
+  test("PING flood: closed after maxControlFrames; a peer that never reads the answers is bounded and closed too", async () => {
     const h = await startServer();
     const steady = await steadyTunnel(h);
     const rssBefore = process.memoryUsage().rss;
@@ -334,14 +334,18 @@ describe("HBONE server under abuse", () => {
       if (!reads) c.socket.pause();
       const attack = flood(c, (i) => pingFrame(i), { total: 100_000, batch: 100, deadlineMs: 5000 });
       expect(await steady.talkWhile(attack)).toBeGreaterThan(0);
-      expect(await attack).toBeLessThan(100_000);
+      const sentPings = await attack;
+      // A peer that reads is cut off at the allowance. One that never reads stops its own flood:
+      // the server's answers back up, so it stops reading that connection (TLS on Bun couples the
+      // two), the pings stay in the kernel's buffers, and the connection goes at the idle deadline.
+      if (reads) expect(sentPings).toBeLessThan(100_000);
       // Closed by the server: only the steady tunnel's connection is left.
       await eventually(() => expect(h.server.connections).toBe(1), { what: "the flooding connection to be closed" });
       if (reads) expect(c.count(FrameType.PING)).toBeLessThan(TEST_LIMITS.maxControlFrames + 200);
       c.destroy();
     }
     expect(process.memoryUsage().rss - rssBefore).toBeLessThan(64 * 1024 * 1024);
-    expect(h.lines.filter((l) => / warn .*SETTINGS\/PING frames/.test(l)).length).toBe(2);
+    expect(h.lines.filter((l) => / warn .*SETTINGS\/PING/.test(l)).length).toBeGreaterThanOrEqual(1);
     await steady.exchange();
     await freshTunnelWorks(h);
     steady.close();
@@ -504,31 +508,26 @@ describe("HBONE server under abuse", () => {
     await h.close();
   });
 
-  test("header blocks beyond maxHeaderListSize are refused before onTunnel; a stream of them closes the connection", async () => {
+  test("a header list beyond maxHeaderListSize is refused on its stream; a header block beyond the block bound closes the connection", async () => {
     const h = await startServer();
     const steady = await steadyTunnel(h);
     const c = await rawClient(h);
-    // In one frame: 600 empty headers, 4 KiB on the wire but ~21 KiB by the HPACK size rule.
+    // In one frame: 600 empty headers, 4 KiB on the wire but ~21 KiB by the HPACK size rule: that stream is reset.
     const many: Record<string, string> = connectHeaders();
     for (let i = 0; i < 600; i++) many[`x-${i}`] = "";
     await c.write(frame(FrameType.HEADERS, 0x4, 1, hpackBlock(many)));
-    // Across CONTINUATION frames: one 40 KB value.
-    const big = hpackBlock({ ...connectHeaders(), "x-big": "a".repeat(40_000) });
-    const oversized = (id: number) => Buffer.concat([frame(FrameType.HEADERS, 0, id, big.subarray(0, 16_000)), frame(FrameType.CONTINUATION, 0, id, big.subarray(16_000, 32_000)), frame(FrameType.CONTINUATION, 0x4, id, big.subarray(32_000))]);
-    await c.write(oversized(3));
-    await c.write(headersFrame(5, connectHeaders()));
-    await eventually(() => expect(c.find((f) => f.type === FrameType.HEADERS && f.streamId === 5)).toBeDefined(), { what: "the normal stream's answer" });
-    expect(c.frames.filter((f) => f.type === FrameType.RST_STREAM).map((f) => [f.streamId, errorCodeOf(f)])).toEqual([
-      [1, ErrorCode.ENHANCE_YOUR_CALM],
-      [3, ErrorCode.ENHANCE_YOUR_CALM],
-    ]);
+    await c.write(headersFrame(3, connectHeaders()));
+    await eventually(() => expect(c.find((f) => f.type === FrameType.HEADERS && f.streamId === 3)).toBeDefined(), { what: "the normal stream's answer" });
+    expect(c.frames.filter((f) => f.type === FrameType.RST_STREAM).map((f) => [f.streamId, errorCodeOf(f)])).toEqual([[1, ErrorCode.ENHANCE_YOUR_CALM]]);
     expect(h.tunnelsFrom(c.localPort)).toBe(1);
-    // Refusals are counted by node:http2; a peer that keeps sending them is cut off and logged.
-    await flood(c, (i) => oversized(7 + 2 * i), { total: 200, batch: 5, deadlineMs: 5000 });
+    // Across CONTINUATION frames: one 40 KB value. A block that large is not buffered: the connection goes (the HPACK
+    // state cannot be kept without decoding it, so refusing only the stream would mean holding it).
+    const big = hpackBlock({ ...connectHeaders(), "x-big": "a".repeat(40_000) });
+    await c.write(Buffer.concat([frame(FrameType.HEADERS, 0, 5, big.subarray(0, 16_000)), frame(FrameType.CONTINUATION, 0, 5, big.subarray(16_000, 32_000)), frame(FrameType.CONTINUATION, 0x4, 5, big.subarray(32_000))]));
     await eventually(() => expect(c.closed).toBe(true), { what: "the connection to be closed" });
     expect(c.goaway && errorCodeOf(c.goaway)).toBe(ErrorCode.ENHANCE_YOUR_CALM);
     expect(h.tunnelsFrom(c.localPort)).toBe(1);
-    expect(h.warned(/hbone connection closed/)).toBe(true);
+    expect(h.warned(/hbone connection closed .*header block/)).toBe(true);
     await steady.exchange();
     await freshTunnelWorks(h);
     steady.close();
@@ -573,7 +572,7 @@ function portOf(server: net.Server): number {
   return (server.address() as net.AddressInfo).port;
 }
 
-function roundTrip(stream: http2.ClientHttp2Stream, payload: Buffer): Promise<Buffer> {
+function roundTrip(stream: Duplex, payload: Buffer): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const parts: Buffer[] = [];
     stream.on("data", (d: Buffer) => parts.push(d));

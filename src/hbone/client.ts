@@ -1,5 +1,6 @@
 /**
- * The client half of HBONE: a pool of mutual-TLS HTTP/2 connections carrying CONNECT streams.
+ * The client half of HBONE: a pool of mutual-TLS HTTP/2 connections (the lean HTTP/2 layer in
+ * h2/) carrying CONNECT streams.
  *
  * Invariants:
  * - One connection serves one (source identity + its certificate version, expected peer identity,
@@ -12,11 +13,12 @@
  * - A connection leaves the pool on GOAWAY, error or close; one without streams for
  *   `idleTimeoutMs` is closed.
  */
-import http2 from "node:http2";
+import type { Duplex } from "node:stream";
 import tls from "node:tls";
 import { MeshError } from "../errors/mesh-error.ts";
 import { errorCodeForHboneStatus } from "../errors/hbone-status.ts";
 import type { Logger } from "../telemetry/log.ts";
+import { H2ClientConnection, H2Code, H2Error } from "./h2/index.ts";
 import { connectHeaders, formatEndpoint, type ConnectRequestInput, type Endpoint } from "./headers.ts";
 import { DEFAULT_HBONE_LIMITS, type HboneLimits } from "./limits.ts";
 import { peerSpiffeId } from "./peer.ts";
@@ -41,7 +43,7 @@ export interface TunnelRequest {
 
 interface PooledConnection {
   readonly key: string;
-  readonly session: http2.ClientHttp2Session;
+  readonly session: H2ClientConnection;
   streams: number;
   idleTimer?: ReturnType<typeof setTimeout>;
   usable: boolean;
@@ -78,44 +80,30 @@ export class HbonePool {
   }
 
   /** Open a tunnel; resolves with the stream once the server answered 200. */
-  open(credentials: ClientCredentials, request: TunnelRequest): Promise<http2.ClientHttp2Stream> {
-    if (this.#closed) return Promise.reject(new MeshError("unavailable", "HBONE pool is closed"));
+  async open(credentials: ClientCredentials, request: TunnelRequest): Promise<Duplex> {
+    if (this.#closed) throw new MeshError("unavailable", "HBONE pool is closed");
     const conn = this.#connection(credentials, request);
     conn.streams++;
     if (conn.idleTimer) clearTimeout(conn.idleTimer);
     conn.idleTimer = undefined;
     const timeoutMs = this.#o.connectTimeoutMs ?? this.#limits.handshakeTimeoutMs;
-    return new Promise<http2.ClientHttp2Stream>((resolve, reject) => {
-      let stream: http2.ClientHttp2Stream;
-      try {
-        stream = conn.session.request(connectHeaders(request.connect), { endStream: false });
-      } catch (err) {
-        this.#release(conn);
-        reject(MeshError.from(err, "unavailable"));
-        return;
-      }
-      let settled = false;
-      const settle = (err?: MeshError) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        if (err) {
-          stream.close(http2.constants.NGHTTP2_CANCEL);
-          reject(err);
-        } else resolve(stream);
-      };
-      const timer = setTimeout(() => settle(new MeshError("deadline_exceeded", `HBONE to ${formatEndpoint(request.hbone)} not answered within ${timeoutMs} ms`)), timeoutMs);
-      stream.once("close", () => {
-        this.#release(conn);
-        settle(new MeshError("unavailable", `HBONE stream to ${formatEndpoint(request.hbone)} closed before an answer`));
-      });
-      stream.on("error", (err) => settle(MeshError.from(err, "unavailable")));
-      stream.once("response", (headers) => {
-        const status = Number(headers[":status"]);
-        if (status === 200) settle();
-        else settle(new MeshError(errorCodeForHboneStatus(status), `HBONE ${status} from ${formatEndpoint(request.hbone)} (${request.expectedIdentity})`, { detail: { status } }));
-      });
-    });
+    const deadline = AbortSignal.timeout(timeoutMs);
+    let response;
+    try {
+      response = await conn.session.request(connectHeaders(request.connect), { signal: deadline });
+    } catch (err) {
+      this.#release(conn);
+      if (deadline.aborted) throw new MeshError("deadline_exceeded", `HBONE to ${formatEndpoint(request.hbone)} not answered within ${timeoutMs} ms`);
+      if (err instanceof H2Error && err.h2Code === H2Code.REFUSED_STREAM) this.#retire(conn); // full or going away: the next open dials anew
+      throw new MeshError(MeshError.from(err).code === "permission_denied" ? "permission_denied" : "unavailable", `HBONE to ${formatEndpoint(request.hbone)}: ${(err as Error).message}`, { cause: err });
+    }
+    const { status, stream } = response;
+    stream.once("close", () => this.#release(conn));
+    if (status !== 200) {
+      stream.destroy();
+      throw new MeshError(errorCodeForHboneStatus(status), `HBONE ${status} from ${formatEndpoint(request.hbone)} (${request.expectedIdentity})`, { detail: { status } });
+    }
+    return stream;
   }
 
   #connection(credentials: ClientCredentials, request: TunnelRequest): PooledConnection {
@@ -143,46 +131,43 @@ export class HbonePool {
 
   #dial(key: string, credentials: ClientCredentials, request: TunnelRequest): PooledConnection {
     const { hbone, expectedIdentity } = request;
-    const secureContext = this.#context(credentials);
-    const session = http2.connect(`https://${formatEndpoint(hbone)}`, {
+    const socket = tls.connect({
+      host: hbone.address,
+      port: hbone.port,
+      secureContext: this.#context(credentials),
+      ALPNProtocols: ["h2"],
+      minVersion: "TLSv1.3",
+      rejectUnauthorized: true,
       // Nagle off: a tunnel carries other programs' request/response exchanges, which must not wait for delayed ACKs.
-      createConnection: () =>
-        tls.connect({
-          noDelay: true,
-          host: hbone.address,
-          port: hbone.port,
-          secureContext,
-          ALPNProtocols: ["h2"],
-          minVersion: "TLSv1.3",
-          rejectUnauthorized: true,
-          checkServerIdentity: (_host: string, cert: tls.PeerCertificate) => {
-            const got = peerSpiffeId(cert);
-            return got === expectedIdentity ? undefined : new MeshError("permission_denied", `peer at ${formatEndpoint(hbone)} is ${got ?? "no SPIFFE identity"}, expected ${expectedIdentity}`);
-          },
-        }),
-      settings: { enablePush: false, initialWindowSize: this.#limits.streamWindow, maxHeaderListSize: this.#limits.maxHeaderListSize },
+      noDelay: true,
+      checkServerIdentity: (_host: string, cert: tls.PeerCertificate) => {
+        const got = peerSpiffeId(cert);
+        return got === expectedIdentity ? undefined : new MeshError("permission_denied", `peer at ${formatEndpoint(hbone)} is ${got ?? "no SPIFFE identity"}, expected ${expectedIdentity}`);
+      },
     });
-    const conn: PooledConnection = { key, session, streams: 0, usable: true };
-    const retire = () => {
-      if (!conn.usable) return;
-      conn.usable = false;
-      const list = this.#byKey.get(key);
-      if (list) {
-        const rest = list.filter((c) => c !== conn);
-        if (rest.length > 0) this.#byKey.set(key, rest);
-        else this.#byKey.delete(key);
-      }
-    };
-    session.on("error", (err) => {
+    // A failed handshake (wrong identity, untrusted CA, expired certificate) fails every stream waiting on it.
+    socket.once("error", (err: Error) => {
       this.#o.log.debug("hbone connection error", { dst: formatEndpoint(hbone), error: err.message });
-      retire();
+      session.destroy(err instanceof MeshError ? err : MeshError.from(err, "unavailable"));
     });
-    session.once("goaway", retire);
+    const session = new H2ClientConnection(socket, { initialWindowSize: this.#limits.streamWindow, maxHeaderListSize: this.#limits.maxHeaderListSize });
+    const conn: PooledConnection = { key, session, streams: 0, usable: true };
+    session.once("goaway", () => this.#retire(conn));
     session.once("close", () => {
-      retire();
+      this.#retire(conn);
       if (conn.idleTimer) clearTimeout(conn.idleTimer);
     });
     return conn;
+  }
+
+  /** Take a connection out of the pool (its open streams finish; no new ones go to it). */
+  #retire(conn: PooledConnection): void {
+    conn.usable = false;
+    const list = this.#byKey.get(conn.key);
+    if (!list) return;
+    const rest = list.filter((c) => c !== conn);
+    if (rest.length > 0) this.#byKey.set(conn.key, rest);
+    else this.#byKey.delete(conn.key);
   }
 
   #release(conn: PooledConnection): void {
@@ -194,10 +179,7 @@ export class HbonePool {
     }
     conn.idleTimer = setTimeout(() => {
       if (conn.streams > 0) return;
-      conn.usable = false;
-      const list = this.#byKey.get(conn.key)?.filter((c) => c !== conn);
-      if (list && list.length > 0) this.#byKey.set(conn.key, list);
-      else this.#byKey.delete(conn.key);
+      this.#retire(conn);
       conn.session.close();
     }, this.#limits.idleTimeoutMs);
     conn.idleTimer.unref?.();

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import net from "node:net";
 import tls from "node:tls";
 import http2 from "node:http2";
+import type { Duplex } from "node:stream";
 import { createLogControl } from "../telemetry/log.ts";
 import { createTestPki, type TestLeaf, type TestPki } from "../../test/support/pki.ts";
 import { HbonePool, type ClientCredentials } from "./client.ts";
@@ -64,7 +65,7 @@ const request = (port = echoPort, expectedIdentity = SERVER_ID) => ({
   connect: { target: { address: "127.0.0.1", port }, source: { address: "10.0.1.10", port: 41000 }, baggage: { "k8s.namespace.name": "bookinfo" }, traceparent: newTraceparent() },
 });
 
-function roundTrip(stream: http2.ClientHttp2Stream, payload: Buffer): Promise<Buffer> {
+function roundTrip(stream: Duplex, payload: Buffer): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const parts: Buffer[] = [];
     stream.on("data", (d: Buffer) => parts.push(d));

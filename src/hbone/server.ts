@@ -1,10 +1,10 @@
 /**
  * The server half of HBONE: mutual TLS 1.3 (ALPN h2) with a certificate chosen per connection by
  * the address the connection was made to (the destination workload's, or the waypoint's), then
- * HTTP/2 CONNECT streams, each handed to `onTunnel` after its headers are checked. The peer must
- * present a certificate chained to the trusted roots with exactly one SPIFFE URI SAN; anything
- * else never reaches `onTunnel`. A malformed request gets 400 on its own stream and leaves the
- * connection's other streams alone.
+ * HTTP/2 CONNECT streams (the lean HTTP/2 layer in h2/), each handed to `onTunnel` after its
+ * headers are checked. The peer must present a certificate chained to the trusted roots with
+ * exactly one SPIFFE URI SAN; anything else never reaches `onTunnel`. A malformed request gets 400
+ * on its own stream and leaves the connection's other streams alone.
  *
  * Bounds (limits.ts), each logged when it closes or refuses something, none touching the bytes of
  * a tunnel:
@@ -12,44 +12,24 @@
  * - time to the first request: TLS handshake plus the first CONNECT within `handshakeTimeoutMs`
  *   (a peer that connects and says nothing, or stalls the handshake, is closed);
  * - idle: a connection without streams for `idleTimeoutMs` is closed (PINGs do not keep it open);
- * - streams: `maxStreamsPerConnection` advertised and enforced, excess streams get REFUSED_STREAM;
- * - rapid reset: more than `maxEarlyResets` streams reset by the peer before they were answered
- *   (and within `earlyResetMs` of opening them) within `abuseWindowMs` close the connection
- *   (GOAWAY ENHANCE_YOUR_CALM); streams that arrive after that are refused without reaching
- *   `onTunnel`. Resets after an answer, or of streams held open longer, are not counted: those
- *   streams were bounded by `maxStreamsPerConnection` while they lived;
- * - control-frame floods: more than `maxControlFrames` SETTINGS + PING frames within
- *   `abuseWindowMs` close the connection the same way.
+ * - streams: `maxStreamsPerConnection` advertised and enforced (REFUSED_STREAM);
+ * - rapid reset: more than `maxEarlyResets` streams reset by the peer before they were answered,
+ *   plus streams refused, within `abuseWindowMs` close the connection (GOAWAY ENHANCE_YOUR_CALM),
+ *   counted by the HTTP/2 layer; so do more than `maxControlFrames` SETTINGS/PING frames;
+ * - header blocks beyond `maxHeaderListSize` reset their stream before `onTunnel` sees it.
  *
- * What node:http2 on Bun 1.4.4 does by itself (checked with a raw frame writer, abuse.test.ts):
- * - `settings.maxConcurrentStreams` is enforced (REFUSED_STREAM) and `maxSessionRejectedStreams`
- *   is honoured: one more refused stream sends GOAWAY ENHANCE_YOUR_CALM;
- * - `streamResetBurst`/`streamResetRate` are honoured (defaults 1000, then 33/s): past them it
- *   sends GOAWAY ENHANCE_YOUR_CALM ("Flooding was detected"). But every one of those streams has
- *   reached the "stream" event, i.e. `onTunnel`, first, and the count includes resets of tunnels
- *   that were answered and carried bytes (a client closing 1000 tunnels by reset within a few
- *   seconds lost its connection); hence our own count above and a loose native one;
- * - a header block beyond `maxHeaderListSize` gets RST_STREAM ENHANCE_YOUR_CALM and never reaches
- *   the "stream" event; a CONTINUATION flood ends with GOAWAY COMPRESSION_ERROR;
- * - PING and SETTINGS are answered without limit while the peer reads the answers (so we count
- *   them); a peer that stops reading is cut off once the unsent answers pile up ("Flooding");
- * - `maxSessionInvalidFrames` is accepted but frames that only earn a stream-level
- *   PROTOCOL_ERROR (e.g. WINDOW_UPDATE of 0 on an idle stream) are not counted by it;
- * - stream flow control holds: a tunnel whose client never reads stalls its upstream after the
- *   window plus socket buffers (a few MiB), nothing grows;
- * - a peer reset arriving while `onTunnel` is still connecting upstream leaves the stream
- *   destroyed, and `respond()` on it throws; `accept()` therefore hands back a stand-in that closes
- *   at once, so the caller's splice tears the upstream down instead of throwing or leaking it.
+ * A peer reset arriving while `onTunnel` is still connecting upstream makes `accept()` hand back a
+ * stand-in that closes at once, so the caller's splice tears the upstream down.
  *
  * `drain()` sends GOAWAY (no new streams), lets open streams finish until the deadline, then
  * closes what is left.
  */
-import http2 from "node:http2";
 import tls from "node:tls";
 import { PassThrough, type Duplex } from "node:stream";
 import { MeshError } from "../errors/mesh-error.ts";
 import { hboneStatusFor } from "../errors/hbone-status.ts";
 import type { Logger } from "../telemetry/log.ts";
+import { H2ServerConnection, type H2Error, type H2Headers, type H2Stream } from "./h2/index.ts";
 import { formatEndpoint, parseConnectRequest, type ConnectRequest, type Endpoint } from "./headers.ts";
 import { DEFAULT_HBONE_LIMITS, type HboneLimits } from "./limits.ts";
 import { socketPeerSpiffeId } from "./peer.ts";
@@ -88,50 +68,26 @@ interface ConnectionFacts {
 }
 
 /** What the server keeps per HTTP/2 connection. */
-interface SessionState {
+interface ConnectionState {
   readonly facts: ConnectionFacts;
+  readonly conn: H2ServerConnection;
   /** Runs until the first request; closes a connection that never sends one. */
   firstRequest: ReturnType<typeof setTimeout> | undefined;
   /** Re-armed whenever the last stream closes; closes the connection if still without streams. */
   idle: ReturnType<typeof setTimeout> | undefined;
   streams: number;
-  windowStart: number;
-  earlyResets: number;
-  controlFrames: number;
-  /** Set once the server closed the connection for abuse; later streams are refused. */
-  abuse: string | undefined;
 }
 
 export class HboneServer {
   readonly #o: HboneServerOptions;
   readonly #limits: HboneLimits;
-  readonly #h2: http2.Http2Server;
   readonly #sockets = new Set<Duplex>();
-  readonly #sessions = new Map<http2.Http2Session, SessionState>();
+  readonly #connections = new Set<ConnectionState>();
   #draining = false;
-  #pending: { facts: ConnectionFacts; firstRequest: ReturnType<typeof setTimeout> } | undefined;
 
   constructor(options: HboneServerOptions) {
     this.#o = options;
     this.#limits = { ...DEFAULT_HBONE_LIMITS, ...options.limits };
-    this.#h2 = http2.createServer({
-      settings: {
-        maxConcurrentStreams: this.#limits.maxStreamsPerConnection,
-        initialWindowSize: this.#limits.streamWindow,
-        maxHeaderListSize: this.#limits.maxHeaderListSize,
-        enablePush: false,
-      },
-      maxSessionInvalidFrames: 100,
-      maxSessionRejectedStreams: 100,
-      // node:http2's own reset guard counts every RST_STREAM, also those ending answered tunnels,
-      // which are bounded by maxConcurrentStreams; with the defaults (1000, then 33/s) a busy
-      // client closing tunnels by reset loses its whole connection. Rapid reset is caught by
-      // #onEarlyReset instead; this stays as a loose backstop.
-      streamResetBurst: 10_000,
-      streamResetRate: 1000,
-    } as http2.ServerOptions);
-    this.#h2.on("session", (session) => this.#onSession(session));
-    this.#h2.on("stream", (stream, headers) => this.#onStream(stream, headers));
   }
 
   get connections(): number {
@@ -165,7 +121,7 @@ export class HboneServer {
     });
     let secured = false;
     const timeoutMs = this.#limits.handshakeTimeoutMs;
-    // Cleared by the first request (#onStream) or the close, whichever comes first.
+    // Cleared by the first request or the close, whichever comes first.
     const firstRequest = setTimeout(() => {
       log.warn("hbone connection closed", { src: formatEndpoint(remote), dst: formatEndpoint(local), error: secured ? `no request within ${timeoutMs} ms` : `TLS handshake not finished within ${timeoutMs} ms` });
       secure.destroy();
@@ -176,7 +132,7 @@ export class HboneServer {
       socket.destroy();
     });
     secure.on("error", (err) => {
-      // After the handshake the HTTP/2 session reports what went wrong (#onSession).
+      // After the handshake the HTTP/2 connection reports what went wrong (its "close").
       if (secured) log.debug("hbone tls error", { src: formatEndpoint(remote), dst: formatEndpoint(local), error: err.message });
       else log.warn("hbone tls error", { src: formatEndpoint(remote), dst: formatEndpoint(local), error: err.message });
     });
@@ -188,62 +144,51 @@ export class HboneServer {
         secure.destroy();
         return;
       }
-      // node:http2 creates the session synchronously inside emit("connection"); #onSession picks these up.
-      this.#pending = { facts: { peerIdentity, peer: remote, local }, firstRequest };
-      this.#h2.emit("connection", secure);
-      this.#pending = undefined;
+      this.#serve(secure, { peerIdentity, peer: remote, local }, firstRequest);
     });
   }
 
-  #onSession(session: http2.ServerHttp2Session): void {
-    const pending = this.#pending;
-    if (!pending) {
-      session.destroy();
-      return;
-    }
-    const state: SessionState = { facts: pending.facts, firstRequest: pending.firstRequest, idle: undefined, streams: 0, windowStart: Date.now(), earlyResets: 0, controlFrames: 0, abuse: undefined };
-    this.#sessions.set(session, state);
-    state.idle = setTimeout(() => this.#onIdle(session, state), this.#limits.idleTimeoutMs);
+  #serve(secure: tls.TLSSocket, facts: ConnectionFacts, firstRequest: ReturnType<typeof setTimeout>): void {
+    const limits = this.#limits;
+    // The state is created before the connection can deliver a stream (onStream reads it).
+    const state = { facts, firstRequest, idle: undefined, streams: 0 } as Omit<ConnectionState, "conn"> & { conn: H2ServerConnection };
+    state.conn = new H2ServerConnection(secure, {
+      maxConcurrentStreams: limits.maxStreamsPerConnection,
+      initialWindowSize: limits.streamWindow,
+      maxHeaderListSize: limits.maxHeaderListSize,
+      maxPeerResets: limits.maxEarlyResets,
+      earlyResetMs: limits.earlyResetMs,
+      maxControlFrames: limits.maxControlFrames,
+      abuseWindowMs: limits.abuseWindowMs,
+      onStream: (headers, stream, respond) => this.#onStream(state, headers, stream, respond),
+    });
+    this.#connections.add(state);
+    state.idle = setTimeout(() => this.#onIdle(state), limits.idleTimeoutMs);
     state.idle.unref?.();
-    session.once("close", () => {
-      this.#sessions.delete(session);
+    state.conn.once("close", (err?: H2Error) => {
+      this.#connections.delete(state);
       clearTimeout(state.firstRequest);
       clearTimeout(state.idle);
-    });
-    session.on("error", (err: NodeJS.ErrnoException) => {
-      if (state.abuse) return; // logged when we closed it
-      const fields = { src: formatEndpoint(state.facts.peer), "src.identity": state.facts.peerIdentity, error: err.message, ...(err.code ? { code: err.code } : {}) };
-      if (err.code === "ECONNRESET" || err.code === "EPIPE") this.#o.log.debug("hbone connection error", fields);
+      secure.destroy();
+      if (!err) return;
+      const fields = { src: formatEndpoint(facts.peer), "src.identity": facts.peerIdentity, error: err.message };
+      // A peer that just went away is routine; a protocol error or abuse is worth a warning.
+      if (err.code === "unavailable" || err.code === "canceled") this.#o.log.debug("hbone connection error", fields);
       else this.#o.log.warn("hbone connection closed", fields);
     });
-    // Control frames are rare on a healthy connection; counting them costs nothing per byte.
-    const onControlFrame = () => this.#onControlFrame(session, state);
-    session.on("ping", onControlFrame);
-    session.on("remoteSettings", onControlFrame);
-    if (this.#draining) session.goaway();
+    if (this.#draining) state.conn.close();
   }
 
-  #onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
-    stream.on("error", () => {});
-    const session = stream.session;
-    const state = session ? this.#sessions.get(session) : undefined;
-    if (!session || !state || state.abuse || session.destroyed) {
-      stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
-      return;
-    }
+  #onStream(state: ConnectionState, headers: H2Headers, stream: H2Stream, respond: (status: number, endStream?: boolean) => boolean): void {
     if (state.firstRequest) {
       clearTimeout(state.firstRequest);
       state.firstRequest = undefined;
     }
     state.streams++;
     let answered = false;
-    const opened = Date.now();
     stream.once("close", () => {
-      // Cancelled by the peer before we answered, right after opening it: an upstream connect for
-      // nothing, and a slot in maxStreamsPerConnection given back at once (rapid reset).
-      if (!answered && stream.aborted && !session.destroyed && Date.now() - opened < this.#limits.earlyResetMs) this.#onEarlyReset(session, state);
       if (--state.streams > 0) return;
-      if (this.#draining) session.close();
+      if (this.#draining) state.conn.close();
       else state.idle?.refresh();
     });
     const facts = state.facts;
@@ -254,7 +199,7 @@ export class HboneServer {
       const e = MeshError.from(err, "invalid_argument");
       this.#o.log.warn("hbone request refused", { src: formatEndpoint(facts.peer), "src.identity": facts.peerIdentity, error: e.message });
       answered = true;
-      respondAndClose(stream, hboneStatusFor(e.code));
+      respond(hboneStatusFor(e.code), true);
       return;
     }
     this.#o.onTunnel({
@@ -265,19 +210,12 @@ export class HboneServer {
       accept: () => {
         if (answered) throw new MeshError("internal", "HBONE stream answered twice");
         answered = true;
-        if (stream.destroyed || stream.closed) return closedStandIn();
-        try {
-          stream.respond({ ":status": 200 });
-        } catch {
-          stream.destroy();
-          return closedStandIn();
-        }
-        return stream;
+        return respond(200) ? stream : closedStandIn();
       },
       refuse: (error) => {
         if (answered) return;
         answered = true;
-        respondAndClose(stream, hboneStatusFor(error.code));
+        respond(hboneStatusFor(error.code), true);
       },
       onClose: (listener) => {
         if (stream.closed || stream.destroyed) listener();
@@ -286,52 +224,21 @@ export class HboneServer {
     });
   }
 
-  #onEarlyReset(session: http2.Http2Session, state: SessionState): void {
-    this.#rollWindow(state);
-    if (++state.earlyResets <= this.#limits.maxEarlyResets) return;
-    this.#closeForAbuse(session, state, `peer reset more than ${this.#limits.maxEarlyResets} streams right after opening them within ${this.#limits.abuseWindowMs} ms (HTTP/2 rapid reset)`);
-  }
-
-  #onControlFrame(session: http2.Http2Session, state: SessionState): void {
-    this.#rollWindow(state);
-    if (++state.controlFrames <= this.#limits.maxControlFrames) return;
-    this.#closeForAbuse(session, state, `peer sent more than ${this.#limits.maxControlFrames} SETTINGS/PING frames within ${this.#limits.abuseWindowMs} ms`);
-  }
-
-  #rollWindow(state: SessionState): void {
-    const now = Date.now();
-    if (now - state.windowStart < this.#limits.abuseWindowMs) return;
-    state.windowStart = now;
-    state.earlyResets = 0;
-    state.controlFrames = 0;
-  }
-
-  #closeForAbuse(session: http2.Http2Session, state: SessionState, reason: string): void {
-    if (state.abuse || session.destroyed) return;
-    state.abuse = reason;
-    this.#o.log.warn("hbone connection closed", { src: formatEndpoint(state.facts.peer), "src.identity": state.facts.peerIdentity, error: reason });
-    session.destroy(new Error(reason), http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
-  }
-
-  #onIdle(session: http2.Http2Session, state: SessionState): void {
-    if (state.streams > 0 || session.closed || session.destroyed) return;
+  #onIdle(state: ConnectionState): void {
+    if (state.streams > 0 || state.conn.closed) return;
     this.#o.log.debug("hbone connection idle, closing", { src: formatEndpoint(state.facts.peer), "src.identity": state.facts.peerIdentity, idleMs: this.#limits.idleTimeoutMs });
-    session.close();
-    // close() waits for the peer's acknowledgements; a peer that sends none is cut off.
-    setTimeout(() => session.destroy(), Math.min(this.#limits.handshakeTimeoutMs, 5000)).unref?.();
+    state.conn.close();
+    // close() waits for the peer to finish; a peer that never does is cut off.
+    setTimeout(() => state.conn.destroy(), Math.min(this.#limits.handshakeTimeoutMs, 5000)).unref?.();
   }
 
   /** Stop taking streams, let open ones finish until `deadlineMs`, then close everything. */
   async drain(deadlineMs: number): Promise<void> {
     this.#draining = true;
-    for (const s of this.#sessions.keys()) if (!s.closed) s.goaway();
-    for (const [s, st] of this.#sessions) if (st.streams === 0) s.close();
+    for (const c of this.#connections) c.conn.close();
     const until = Date.now() + deadlineMs;
-    while (this.#sockets.size > 0 && Date.now() < until) {
-      for (const [s, st] of this.#sessions) if (st.streams === 0 && !s.closed) s.close();
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    for (const s of this.#sessions.keys()) s.destroy();
+    while (this.#sockets.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    for (const c of this.#connections) c.conn.destroy();
     for (const s of this.#sockets) s.destroy();
   }
 }
@@ -341,10 +248,4 @@ function closedStandIn(): Duplex {
   const stand = new PassThrough();
   stand.destroy();
   return stand;
-}
-
-function respondAndClose(stream: http2.ServerHttp2Stream, status: number): void {
-  if (stream.destroyed || stream.closed) return;
-  stream.respond({ ":status": status }, { endStream: true });
-  stream.resume();
 }
