@@ -6,7 +6,6 @@
  * a well-behaved tunnel (HbonePool, echo upstream) on another connection keeps carrying bytes
  * during and after it. Every loop has a count and a deadline.
  */
-import type { Duplex } from "node:stream";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import net from "node:net";
 import tls from "node:tls";
@@ -19,6 +18,7 @@ import { HbonePool, type ClientCredentials } from "./client.ts";
 import { HboneServer, type InboundTunnel } from "./server.ts";
 import { newTraceparent } from "./headers.ts";
 import type { HboneLimits } from "./limits.ts";
+import { roundTrip } from "./round-trip.test-support.ts";
 import {
   ErrorCode,
   FrameType,
@@ -572,12 +572,3 @@ function portOf(server: net.Server): number {
   return (server.address() as net.AddressInfo).port;
 }
 
-function roundTrip(stream: Duplex, payload: Buffer): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    stream.on("data", (d: Buffer) => parts.push(d));
-    stream.on("end", () => resolve(Buffer.concat(parts)));
-    stream.on("error", reject);
-    stream.end(payload);
-  });
-}

@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import net from "node:net";
 import tls from "node:tls";
 import http2 from "node:http2";
-import type { Duplex } from "node:stream";
 import { createLogControl } from "../telemetry/log.ts";
 import { createTestPki, type TestLeaf, type TestPki } from "../../test/support/pki.ts";
 import { HbonePool, type ClientCredentials } from "./client.ts";
@@ -10,6 +9,7 @@ import { HboneServer, type InboundTunnel } from "./server.ts";
 import { splice } from "../net/splice.ts";
 import type { MeshError } from "../errors/mesh-error.ts";
 import { newTraceparent } from "./headers.ts";
+import { roundTrip } from "./round-trip.test-support.ts";
 
 const log = createLogControl({ format: "text", spec: "off" }).logger("hbone");
 const SERVER_ID = "spiffe://cluster.local/ns/bookinfo/sa/productpage";
@@ -65,15 +65,6 @@ const request = (port = echoPort, expectedIdentity = SERVER_ID) => ({
   connect: { target: { address: "127.0.0.1", port }, source: { address: "10.0.1.10", port: 41000 }, baggage: { "k8s.namespace.name": "bookinfo" }, traceparent: newTraceparent() },
 });
 
-function roundTrip(stream: Duplex, payload: Buffer): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    stream.on("data", (d: Buffer) => parts.push(d));
-    stream.on("end", () => resolve(Buffer.concat(parts)));
-    stream.on("error", reject);
-    stream.end(payload);
-  });
-}
 
 describe("HBONE client and server", () => {
   test("a tunnel carries bytes both ways; the server sees the client identity and headers", async () => {

@@ -16,6 +16,7 @@ import { MeshError } from "../../errors/mesh-error.ts";
 import { parseDocuments } from "./parse.ts";
 import { KINDS } from "./registry.ts";
 import { MAX_ISSUES, validateDocument } from "./validate.ts";
+import { mulberry32, SeededGen } from "../../../test/support/seeded-random.ts";
 
 const SEED = Number(process.env.MESH_FUZZ_SEED ?? 0x6d657368);
 const SCALE = Number(process.env.MESH_FUZZ_SCALE ?? 1);
@@ -31,29 +32,8 @@ const MAX_MS_PER_INPUT = 500;
 const MAX_NODES = 200_000;
 const TEST_TIMEOUT_MS = 30_000 * SCALE;
 
-/** mulberry32: a tiny, good-enough 32-bit PRNG. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
-class Gen {
-  constructor(readonly next: () => number) {}
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-  pick<T>(xs: readonly T[]): T {
-    return xs[this.int(xs.length)] as T;
-  }
+class Gen extends SeededGen {
   unicode(len: number): string {
     let s = "";
     for (let i = 0; i < len; i++) {

@@ -8,20 +8,10 @@ import { H2Error, H2Code } from "./errors.ts";
 import { encodeInteger, HpackDecoder, HpackEncoder, huffmanDecode, huffmanEncode, type HeaderField } from "./hpack.ts";
 import { HUFFMAN_BITS, HUFFMAN_CODES } from "./huffman-table.ts";
 import { RFC7541_EXAMPLES } from "./rfc7541-examples.test-support.ts";
+import { mulberry32 as prng } from "../../../test/support/seeded-random.ts";
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ""), "hex");
 
-/** A small seeded PRNG (mulberry32), so fuzz failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function expectCompressionError(fn: () => unknown): void {
   try {

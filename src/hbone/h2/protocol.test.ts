@@ -10,6 +10,7 @@ import { H2Code, H2Error } from "./errors.ts";
 import { encodeFrame, encodeFrameHeader, Flag, FrameType, goawayFrame, pingFrame, rstStreamFrame, settingsFrame, windowUpdateFrame } from "./frames.ts";
 import { memoryPair, RawPeer } from "./memory-pair.test-support.ts";
 import type { H2Stream } from "./stream.ts";
+import { mulberry32 as prng } from "../../../test/support/seeded-random.ts";
 
 const CONNECT: Array<[string, string]> = [
   [":method", "CONNECT"],
@@ -232,18 +233,7 @@ describe("server side", () => {
 });
 
 describe("seeded fuzz", () => {
-  /** mulberry32: seeded, so a failing case reproduces. */
-  function prng(seed: number): () => number {
-    let a = seed >>> 0;
-    return () => {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = a;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
-
+  
   test("mutated frame sequences end in GOAWAY, RST_STREAM or nothing, never a throw", async () => {
     const rand = prng(9113);
     const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)] as T;

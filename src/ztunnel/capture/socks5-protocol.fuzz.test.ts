@@ -15,6 +15,7 @@
 import { describe, expect, test } from "bun:test";
 import { MeshError } from "../../errors/mesh-error.ts";
 import { canonicalIp } from "../../net/ip.ts";
+import { mulberry32, SeededGen } from "../../../test/support/seeded-random.ts";
 import {
   encodeGreeting,
   encodeRequest,
@@ -29,29 +30,8 @@ const SEED = Number(process.env.MESH_FUZZ_SEED ?? 0x736f636b);
 const SCALE = Number(process.env.MESH_FUZZ_SCALE ?? 1);
 const CASES = Math.round(3000 * SCALE);
 
-/** mulberry32: a tiny, good-enough 32-bit PRNG. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
-class Gen {
-  constructor(readonly next: () => number) {}
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-  pick<T>(xs: readonly T[]): T {
-    return xs[this.int(xs.length)] as T;
-  }
+class Gen extends SeededGen {
   bytes(n: number): number[] {
     return Array.from({ length: n }, () => (this.chance(0.3) ? this.pick([0, 1, 3, 4, 5, 0x2e, 0x3a, 0x61, 0x7f, 0xff]) : this.int(256)));
   }

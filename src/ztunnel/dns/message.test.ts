@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { MeshError } from "../../errors/mesh-error.ts";
+import { mulberry32 as prng } from "../../../test/support/seeded-random.ts";
 import {
   buildHeaderReply,
   buildQuery,
@@ -253,17 +254,6 @@ describe("replies", () => {
   });
 });
 
-/** mulberry32: a small seeded PRNG, so a failure reproduces. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe("properties (seeded)", () => {
   test("any label octets: wire → name → encodeName gives the wire back", () => {
