@@ -65,6 +65,8 @@ if (!only || only === "deno") {
     [bin("deno"), "test", "-A", `--junit-path=${join(reports, "deno.xml")}`, "src/runtime/deno.contract.ts"],
     join(reports, "deno.xml"),
   );
+  // The whole data path on Deno: control plane, two ztunnels, HBONE, policy (in one process).
+  check("deno: mesh demo --check", [bin("deno"), "run", "-A", "--unstable-ffi", "src/main.ts", "demo", "--check"]);
 }
 
 if (total.failures.length > 0) {
