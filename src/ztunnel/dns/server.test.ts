@@ -42,15 +42,33 @@ class TestUpstream {
   private tcp = net.createServer();
   port = 0;
 
+  /** UDP takes a free port; TCP on the same number may be taken by someone else: then try another. */
+  async #bindBoth(): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      await new Promise<void>((r) => this.udp.bind(0, LOOPBACK, () => r()));
+      this.port = this.udp.address().port;
+      try {
+        await new Promise<void>((r, reject) => {
+          this.tcp.once("error", reject);
+          this.tcp.listen(this.port, LOOPBACK, () => {
+            this.tcp.off("error", reject);
+            r();
+          });
+        });
+        return;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EADDRINUSE" || attempt >= 10) throw err;
+        this.udp.close();
+        this.udp = dgram.createSocket("udp4");
+        this.tcp = net.createServer();
+      }
+    }
+  }
+
   constructor(private readonly answerFor = (name: string): { rcode: number; addresses: Uint8Array[] } | null => defaultAnswers(name)) {}
 
   async start(): Promise<this> {
-    await new Promise<void>((r) => this.udp.bind(0, LOOPBACK, () => r()));
-    this.port = this.udp.address().port;
-    await new Promise<void>((r, reject) => {
-      this.tcp.once("error", reject);
-      this.tcp.listen(this.port, LOOPBACK, () => r());
-    });
+    await this.#bindBoth();
     this.udp.on("message", (msg, rinfo) => {
       for (const reply of this.answer(msg, "udp")) this.udp.send(reply, rinfo.port, rinfo.address);
     });
