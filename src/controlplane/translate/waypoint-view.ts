@@ -11,14 +11,9 @@
  * plugins), STATS (plugins; WasmPlugin UNSPECIFIED_PHASE last), ROUTE (router, then plugins);
  * within a phase, higher priority first, then namespace/name.
  */
-import type { AuthorizationPolicySpec } from "../resources/kinds/authorization-policy.ts";
-import type { FilterPluginSpec } from "../resources/kinds/filter-plugin.ts";
-import type { RequestAuthenticationSpec } from "../resources/kinds/request-authentication.ts";
-import type { ServiceSpec } from "../resources/kinds/service.ts";
-import type { WasmPluginSpec } from "../resources/kinds/wasm-plugin.ts";
 import type { Resource } from "../resources/resource.ts";
 import { resourceName, type FilterConfigView, type FilterPhase, type ListenerProtocol, type ServiceView, type WaypointConfigView, type WaypointListener, type WorkloadView } from "../../xds/view.ts";
-import type { GatewayFields, ResourceSnapshot, RouteFields, TranslateOptions, TranslationWarning } from "./snapshot.ts";
+import type { ResourceSnapshot, RouteFields, TranslateOptions, TranslationWarning } from "./snapshot.ts";
 import { hbonePortOf, WAYPOINT_CLASS, waypointFor } from "./waypoints.ts";
 
 interface TargetRef {
@@ -27,20 +22,14 @@ interface TargetRef {
   readonly name: string;
 }
 
-export interface WaypointInputs {
-  readonly gateways: readonly Resource<GatewayFields>[];
+/** The stored resources the waypoint translation reads, plus the mesh translation's views. */
+export type WaypointInputs = Pick<ResourceSnapshot, "gateways" | "httpRoutes" | "grpcRoutes" | "authorizationPolicies" | "requestAuthentications" | "wasmPlugins" | "filterPlugins"> & {
   /** The services as stored (ports' names and appProtocol decide listener protocols). */
-  readonly serviceResources: readonly Resource<ServiceSpec>[];
+  readonly serviceResources: ResourceSnapshot["services"];
   /** The translated services and workloads (their `waypoint` says which waypoint fronts them). */
   readonly services: readonly ServiceView[];
   readonly workloads: readonly WorkloadView[];
-  readonly httpRoutes: readonly Resource<RouteFields>[];
-  readonly grpcRoutes: readonly Resource<RouteFields>[];
-  readonly authorizationPolicies: readonly Resource<AuthorizationPolicySpec>[];
-  readonly requestAuthentications: readonly Resource<RequestAuthenticationSpec>[];
-  readonly wasmPlugins: readonly Resource<WasmPluginSpec>[];
-  readonly filterPlugins: readonly Resource<FilterPluginSpec>[];
-}
+};
 
 const PHASES: readonly FilterPhase[] = ["authn", "authz", "stats", "route"];
 const BUILT_IN: Readonly<Record<string, FilterPhase>> = { jwt: "authn", authz: "authz", router: "route" };
