@@ -1,8 +1,19 @@
 /** `mesh demo`: a local demo mesh on loopback, no root needed. */
+import { basename } from "node:path";
+import type { RuntimePort } from "../../runtime/port.ts";
 import type { Command } from "../command.ts";
 import { DEMO, startDemoMesh } from "../demo/demo-mesh.ts";
 import { CHECK_STEPS, curlCommand, INTRO_STEPS, runStep, stepTitle } from "../demo/walkthrough.ts";
 import { runUntilSignal } from "../wait-for-signal.ts";
+
+/** How to run this same mesh executable again: the compiled binary itself, or bun/deno with the entry point. */
+function selfCommand(rt: RuntimePort): string {
+  const exe = process.execPath;
+  const name = basename(exe).replace(/\.exe$/, "");
+  if (name !== "bun" && name !== "deno") return exe;
+  const entry = process.argv.find((a) => a.endsWith("main.ts"));
+  return entry ? `${exe} ${name === "deno" ? "run -A --unstable-ffi" : "run"} ${entry}` : `${rt.name} src/main.ts`;
+}
 
 export const demoCommand: Command = {
   name: "demo",
@@ -41,7 +52,7 @@ export const demoCommand: Command = {
       out(`  ${curlCommand("notsleep")}   # refused: curl exit 97\n`);
       out(`  curl http://${DEMO.nodes["node-1"]}:15000/config_dump     # node-1's workloads, policies, certificates, connections\n`);
       out(`  curl http://${DEMO.nodes["node-2"]}:15020/metrics         # istio_tcp_* metrics\n`);
-      out(`  mesh get authorizationpolicies --server http://${DEMO.controlPlane}:15014 --admin-token-file ${mesh.dataDir}/control-plane/admin-token\n`);
+      out(`  ${selfCommand(rt)} get authorizationpolicies --server http://${DEMO.controlPlane}:15014 --admin-token-file ${mesh.dataDir}/control-plane/admin-token\n`);
       out(`\nCtrl-C stops everything and removes ${mesh.dataDir}.\n`);
       showAccess = true;
       return await runUntilSignal(rt, logs.logger("demo"), async () => {});
