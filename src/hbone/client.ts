@@ -21,7 +21,7 @@ import type { Logger } from "../telemetry/log.ts";
 import { H2ClientConnection, H2Code, H2Error } from "./h2/index.ts";
 import { connectHeaders, formatEndpoint, type ConnectRequestInput, type Endpoint } from "./headers.ts";
 import { DEFAULT_HBONE_LIMITS, type HboneLimits } from "./limits.ts";
-import { peerSpiffeId } from "./peer.ts";
+import { peerSpiffeId } from "../identity/peer-spiffe-id.ts";
 
 /** What the client presents: the source workload's certificate and the roots it trusts. */
 export interface ClientCredentials {

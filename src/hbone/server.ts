@@ -32,7 +32,7 @@ import type { Logger } from "../telemetry/log.ts";
 import { H2ServerConnection, type H2Error, type H2Headers, type H2Stream } from "./h2/index.ts";
 import { formatEndpoint, parseConnectRequest, type ConnectRequest, type Endpoint } from "./headers.ts";
 import { DEFAULT_HBONE_LIMITS, type HboneLimits } from "./limits.ts";
-import { socketPeerSpiffeId } from "./peer.ts";
+import { socketPeerSpiffeId } from "../identity/peer-spiffe-id.ts";
 
 export interface InboundTunnel {
   readonly request: ConnectRequest;

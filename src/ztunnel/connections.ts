@@ -7,7 +7,6 @@
 import type { Duplex } from "node:stream";
 import type { Endpoint } from "../hbone/headers.ts";
 import { formatEndpoint } from "../hbone/headers.ts";
-import { formatSpiffeId } from "../identity/spiffe.ts";
 import type { ConnectionFacts } from "../policy/l4-authorization.ts";
 import type { Logger } from "../telemetry/log.ts";
 import type { MetricsRegistry, Counter } from "../telemetry/metrics.ts";
@@ -48,8 +47,6 @@ export interface OpenConnection {
   readonly policy?: { readonly workload: WorkloadView; readonly facts: ConnectionFacts };
   readonly streams: readonly Duplex[];
 }
-
-export const identityOf = (w: WorkloadView) => formatSpiffeId({ trustDomain: w.trustDomain, namespace: w.namespace, serviceAccount: w.serviceAccount });
 
 interface Families {
   readonly opened: Counter;

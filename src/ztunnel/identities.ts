@@ -10,7 +10,7 @@ import type { ClientCredentials } from "../hbone/client.ts";
 import type { CertificateManager, WorkloadCertificate } from "../identity/cert-manager.ts";
 import { MeshError } from "../errors/mesh-error.ts";
 import type { TrustBundleView, WorkloadView } from "../xds/view.ts";
-import { identityOf } from "./connections.ts";
+import { identityOf } from "./state.ts";
 
 export class WorkloadIdentities {
   readonly #certs: CertificateManager;

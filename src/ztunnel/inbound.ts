@@ -14,8 +14,8 @@ import { splice } from "../net/splice.ts";
 import type { Logger } from "../telemetry/log.ts";
 import type { WorkloadView } from "../xds/view.ts";
 import { admitHbone, admitPlaintext, recheck, type Admission } from "./admission.ts";
-import { identityOf, type ConnectionInfo, type ConnectionTable } from "./connections.ts";
-import type { ZtunnelState } from "./state.ts";
+import type { ConnectionInfo, ConnectionTable } from "./connections.ts";
+import { identityOf, type ZtunnelState } from "./state.ts";
 
 export interface InboundOptions {
   readonly state: () => ZtunnelState;

@@ -14,11 +14,11 @@ import { newTraceparent, type Endpoint } from "../hbone/headers.ts";
 import { splice } from "../net/splice.ts";
 import type { Logger } from "../telemetry/log.ts";
 import type { WorkloadView } from "../xds/view.ts";
-import { identityOf, type ConnectionInfo, type ConnectionTable } from "./connections.ts";
+import type { ConnectionInfo, ConnectionTable } from "./connections.ts";
 import type { WorkloadIdentities } from "./identities.ts";
 import { connectUpstream, type Inbound } from "./inbound.ts";
 import { planOutbound, type Hop, type OutboundRoute } from "./route.ts";
-import type { ZtunnelState } from "./state.ts";
+import { identityOf, type ZtunnelState } from "./state.ts";
 
 export interface OutboundOptions {
   readonly state: () => ZtunnelState;

@@ -14,9 +14,8 @@
  */
 import { MeshError } from "../errors/mesh-error.ts";
 import type { Endpoint } from "../hbone/headers.ts";
-import { formatSpiffeId } from "../identity/spiffe.ts";
 import type { ServiceView, WaypointRef, WorkloadView } from "../xds/view.ts";
-import type { ZtunnelState } from "./state.ts";
+import { identityOf, type ZtunnelState } from "./state.ts";
 
 export interface Hop {
   /** In-process: the destination is on this node (inbound policy still applies). */
@@ -51,7 +50,6 @@ function rotate<T>(items: readonly T[], start: number): T[] {
   return [...items.slice(k), ...items.slice(0, k)];
 }
 
-const identityOf = (w: WorkloadView) => formatSpiffeId({ trustDomain: w.trustDomain, namespace: w.namespace, serviceAccount: w.serviceAccount });
 
 function waypointHops(state: ZtunnelState, waypoint: WaypointRef, target: Endpoint, start: number): Hop[] | MeshError {
   const service = state.serviceNamed(waypoint.namespace, waypoint.name);

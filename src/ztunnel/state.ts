@@ -6,6 +6,7 @@
  * (and reused across builds while their view is unchanged); lookups by address take canonical
  * address text.
  */
+import { formatSpiffeId } from "../identity/spiffe.ts";
 import { compilePolicy, type CompiledPolicy } from "../policy/l4-authorization.ts";
 import { resourceName, type AuthorizationView, type ServiceView, type TrustBundleView, type WorkloadView, type ZtunnelView } from "../xds/view.ts";
 
@@ -15,6 +16,14 @@ export interface ZtunnelStateInput extends ZtunnelView {
 }
 
 const EMPTY: readonly WorkloadView[] = [];
+
+/** A workload's SPIFFE id, formatted once per workload object (views are immutable and shared). */
+const identities = new WeakMap<WorkloadView, string>();
+export function identityOf(w: WorkloadView): string {
+  let id = identities.get(w);
+  if (id === undefined) identities.set(w, (id = formatSpiffeId({ trustDomain: w.trustDomain, namespace: w.namespace, serviceAccount: w.serviceAccount })));
+  return id;
+}
 
 export class ZtunnelState {
   readonly node: string;

@@ -12,6 +12,7 @@ import type { AddressInfo } from "node:net";
 import type tls from "node:tls";
 import { createContextValues, type ConnectRouter } from "@connectrpc/connect";
 import { PEER_IDENTITY } from "./peer-identity.ts";
+import { socketPeerSpiffeId } from "../../identity/peer-spiffe-id.ts";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { AggregatedDiscoveryService } from "../../gen/envoy/service/discovery/v3/ads_pb.ts";
 import type { SocketAddress } from "../../runtime/port.ts";
@@ -31,16 +32,6 @@ export interface XdsListener {
   /** New roots for client certificates (root rotation); connections made from now on use them. */
   setClientCas(roots: readonly string[]): void;
   close(): Promise<void>;
-}
-
-/** The one SPIFFE URI SAN of a verified peer certificate. */
-function verifiedSpiffeId(socket: tls.TLSSocket | undefined): string {
-  if (!socket || typeof socket.getPeerCertificate !== "function" || !socket.authorized) return "";
-  const uris = (socket.getPeerCertificate().subjectaltname ?? "")
-    .split(",")
-    .map((s) => s.trim())
-    .filter((s) => s.startsWith("URI:spiffe://"));
-  return uris.length === 1 ? (uris[0] as string).slice(4) : "";
 }
 
 /** How long open connections get to finish after their streams were ended, before they are cut. */
@@ -69,7 +60,7 @@ export async function startXdsListener(
     contextValues: (req) => {
       const values = createContextValues();
       const socket = (req as { stream?: { session?: { socket?: tls.TLSSocket } } }).stream?.session?.socket;
-      const id = verifiedSpiffeId(socket);
+      const id = socket && typeof socket.getPeerCertificate === "function" ? socketPeerSpiffeId(socket) : undefined;
       if (id) values.set(PEER_IDENTITY, id);
       return values;
     },

@@ -64,6 +64,8 @@ export class PushHub {
   readonly #proxies = new Map<number, ProxyRecord>();
   readonly #perNode = new Map<string, ResourceIndex>();
   readonly #perWaypointNode = new Map<string, ResourceIndex>();
+  /** Per node, the waypoints ("<ns>/<gateway>") with a replica there; derived once per build, on first use. */
+  #replicasByNode: Map<string, Set<string>> | undefined;
   /** The last full build's snapshot: waypoint configs are re-derived from it when workloads change. */
   #snapshot: ReturnType<typeof snapshotOf> | undefined;
   #waypointWarnings: readonly TranslationWarning[] = [];
@@ -185,6 +187,7 @@ export class PushHub {
     else this.#incrementalBuild();
     this.#perNode.clear();
     this.#perWaypointNode.clear();
+    this.#replicasByNode = undefined;
     this.#version = revision;
     for (const [typeUrl, byName] of this.#shared) {
       let size = 0;
@@ -393,10 +396,7 @@ export class PushHub {
     if (!index) {
       const all = this.#shared.get(WAYPOINT_CONFIG_TYPE) ?? new Map<string, EncodedResource>();
       const mine = new Map<string, EncodedResource>();
-      for (const { view } of this.#workloadViews.values()) {
-        const gateway = view.labels[GATEWAY_NAME_LABEL];
-        if (view.node !== node || !gateway) continue;
-        const name = resourceName(view.namespace, gateway);
+      for (const name of this.#waypointReplicas().get(node) ?? []) {
         const r = all.get(name);
         if (r) mine.set(name, r);
       }
@@ -409,6 +409,19 @@ export class PushHub {
       this.#perWaypointNode.set(node, index);
     }
     return index;
+  }
+
+  #waypointReplicas(): Map<string, Set<string>> {
+    if (this.#replicasByNode) return this.#replicasByNode;
+    const byNode = new Map<string, Set<string>>();
+    for (const { view } of this.#workloadViews.values()) {
+      const gateway = view.labels[GATEWAY_NAME_LABEL];
+      if (!gateway) continue;
+      let set = byNode.get(view.node);
+      if (!set) byNode.set(view.node, (set = new Set()));
+      set.add(resourceName(view.namespace, gateway));
+    }
+    return (this.#replicasByNode = byNode);
   }
 
   /** Whether a workload with this namespace and service account is bound to this node. */

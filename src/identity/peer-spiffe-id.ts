@@ -1,4 +1,8 @@
-/** The peer's SPIFFE id from a verified TLS socket: the certificate's one `URI:spiffe://…` SAN. */
+/**
+ * The peer's SPIFFE id from its TLS certificate: the one `URI:spiffe://…` SAN (none, or two, is no
+ * identity). Used wherever a peer is authenticated by certificate: HBONE both ways, and xDS/CA
+ * clients on the control plane.
+ */
 import type tls from "node:tls";
 
 export function peerSpiffeId(cert: { subjectaltname?: string } | undefined | null): string | undefined {
@@ -14,6 +18,7 @@ export function peerSpiffeId(cert: { subjectaltname?: string } | undefined | nul
   return found;
 }
 
+/** The id of a socket's peer, only when its certificate verified against the trusted roots. */
 export function socketPeerSpiffeId(socket: tls.TLSSocket): string | undefined {
-  return peerSpiffeId(socket.getPeerCertificate());
+  return socket.authorized ? peerSpiffeId(socket.getPeerCertificate()) : undefined;
 }
