@@ -18,7 +18,11 @@ export function peerSpiffeId(cert: { subjectaltname?: string } | undefined | nul
   return found;
 }
 
-/** The id of a socket's peer, only when its certificate verified against the trusted roots. */
+/**
+ * The id of a TLS socket's peer. For sockets that refuse unverified peers (rejectUnauthorized);
+ * where unverified peers are let through, check `socket.authorized` first (Deno does not set it
+ * on server sockets that verified, so it cannot be checked here for everyone).
+ */
 export function socketPeerSpiffeId(socket: tls.TLSSocket): string | undefined {
-  return socket.authorized ? peerSpiffeId(socket.getPeerCertificate()) : undefined;
+  return peerSpiffeId(socket.getPeerCertificate());
 }

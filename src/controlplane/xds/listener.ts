@@ -60,7 +60,8 @@ export async function startXdsListener(
     contextValues: (req) => {
       const values = createContextValues();
       const socket = (req as { stream?: { session?: { socket?: tls.TLSSocket } } }).stream?.session?.socket;
-      const id = socket && typeof socket.getPeerCertificate === "function" ? socketPeerSpiffeId(socket) : undefined;
+      // Unverified client certificates are let through (the token is the fallback): only a verified one counts.
+      const id = socket?.authorized && typeof socket.getPeerCertificate === "function" ? socketPeerSpiffeId(socket) : undefined;
       if (id) values.set(PEER_IDENTITY, id);
       return values;
     },
