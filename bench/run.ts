@@ -79,7 +79,7 @@ async function runScenario(scenario: Scenario, args: BenchArgs, paths: readonly 
   const log = (message: string): void => void process.stderr.write(`[${scenario.name}] ${message}\n`);
   const tools = [...scenario.tools, ...paths.flatMap((p) => p.tools)];
   const missing = missingCommands(tools);
-  if (missing.length > 0) throw new Error(`missing on PATH: ${missing.join(", ")} (Debian: apt-get install -y iperf3 wrk stunnel4 nginx-light openssl)`);
+  if (missing.length > 0) throw new Error(`missing on PATH: ${missing.join(", ")} (Debian: apt-get install -y iperf3 wrk nghttp2-client stunnel4 nginx-light haproxy openssl)`);
   const machine = machineInfo([...tools, "openssl"]);
 
   let baseline = BASELINE_PATH;

@@ -10,6 +10,8 @@ export interface Row {
   readonly metric: string;
   readonly value: number;
   readonly unit: string;
+  /** With --repeat > 1: every run's value in run order (`value` is their median), to show the spread. */
+  readonly runs?: readonly number[];
 }
 
 export interface RatedRow extends Row {
@@ -44,5 +46,5 @@ export function medianRows(runs: readonly (readonly Row[])[]): Row[] {
       else groups.set(key, { row, values: [row.value] });
     }
   }
-  return [...groups.values()].map(({ row, values }) => ({ ...row, value: median(values) }));
+  return [...groups.values()].map(({ row, values }) => ({ ...row, value: median(values), ...(values.length > 1 ? { runs: values } : {}) }));
 }

@@ -5,6 +5,7 @@
  */
 import type { TestbedKind } from "../lib/testbed.ts";
 import { direct, netnsDirect } from "./direct.ts";
+import { haproxyTcp, netnsHaproxyTcp } from "./haproxy-tcp.ts";
 import { netnsStunnelMtls, stunnelMtls } from "./stunnel-mtls.ts";
 import { ztunnel } from "./ztunnel.ts";
 import type { TrafficPath } from "./path.ts";
@@ -14,7 +15,7 @@ export const BASELINE_PATH = direct.name;
 /** The baseline path of each testbed. */
 export const BASELINES: Readonly<Record<TestbedKind, string>> = { loopback: direct.name, netns: netnsDirect.name };
 
-export const PATHS: readonly TrafficPath[] = [direct, stunnelMtls, netnsDirect, netnsStunnelMtls, ztunnel];
+export const PATHS: readonly TrafficPath[] = [direct, haproxyTcp, stunnelMtls, netnsDirect, netnsHaproxyTcp, netnsStunnelMtls, ztunnel];
 
 export function testbedOf(path: TrafficPath): TestbedKind {
   return path.testbed ?? "loopback";

@@ -7,7 +7,7 @@
  * was sent, not from when it was due (closed loop): keep C × latency far below C / R so no
  * request waits, and check the achieved rate.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { hostPort, type Endpoint } from "../lib/net.ts";
 import { LOOPBACK, type Place } from "../lib/place.ts";
 import { runBounded } from "../lib/process.ts";
@@ -55,6 +55,7 @@ export function parseH2loadSummary(stdout: string): { total: number; succeeded: 
 
 export async function runH2loadFixedRate(target: Endpoint, o: H2loadOptions, place: Place = LOOPBACK): Promise<H2loadResult> {
   place.target(target);
+  rmSync(o.logFile, { force: true }); // h2load appends to an existing log
   const argv = place.exec([
     "h2load", "--h1", "-t", "1", "-c", String(o.clients), "--rps", String(o.ratePerClient),
     "-D", String(o.durationSec), "--warm-up-time", String(o.warmupSec), "-T", String(o.durationSec + o.warmupSec + 5), "-N", "5",
