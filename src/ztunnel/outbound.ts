@@ -88,7 +88,7 @@ export class Outbound {
       return;
     }
 
-    let lastError: MeshError = new MeshError("unavailable", "no hop to try");
+    let lastError: MeshError | undefined; // built only on failure: an Error's stack is costly per connection
     const attempts = route.hops.slice(0, this.#o.maxAttempts ?? 3);
     for (const hop of attempts) {
       const info: ConnectionInfo = {
@@ -120,7 +120,7 @@ export class Outbound {
         if (hop === attempts.at(-1)) connections.refused(info, lastError.message);
       }
     }
-    hooks.refused(lastError);
+    hooks.refused(lastError ?? new MeshError("unavailable", "no hop to try"));
   }
 
   async #tunnel(source: WorkloadView, sourceAddr: Endpoint, hop: Hop): Promise<Duplex> {

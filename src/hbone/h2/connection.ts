@@ -551,10 +551,10 @@ export abstract class H2Connection extends EventEmitter implements FrameSink, St
     stream.resetByPeer = true;
     stream.rstCode = code;
     this.#removeStream(stream);
-    this.#failResponse(stream, new H2Error(code, "stream", `stream ${streamId} reset by the peer`));
+    this.#failResponse(stream, () => new H2Error(code, "stream", `stream ${streamId} reset by the peer`));
     if (code === H2Code.NO_ERROR && stream.endReceived) {
       // "Stop sending, I have my answer" (§8.1): the readable side already ended; drop the rest.
-      this.#failQueued(stream, new H2Error(code, "stream", "stream closed by the peer"));
+      this.#failQueued(stream, () => new H2Error(code, "stream", "stream closed by the peer"));
       stream.destroy();
       return;
     }
@@ -633,7 +633,7 @@ export abstract class H2Connection extends EventEmitter implements FrameSink, St
         s.rstCode = H2Code.REFUSED_STREAM;
         s.resetByPeer = true;
         this.#removeStream(s);
-        this.#failResponse(s, err);
+        this.#failResponse(s, () => err);
         s.destroy(err);
       }
     }
@@ -747,7 +747,7 @@ export abstract class H2Connection extends EventEmitter implements FrameSink, St
     if (endStream) {
       // Our side is done; the writable side must not send anything more.
       stream.canSend = false;
-      this.#failQueued(stream, new H2Error(H2Code.STREAM_CLOSED, "stream", "response already complete"));
+      this.#failQueued(stream, () => new H2Error(H2Code.STREAM_CLOSED, "stream", "response already complete"));
       if (!stream.endReceived) {
         // Ask the client to stop sending (§8.1), and drop what it sent.
         this.#write(rstStreamFrame(stream.id, H2Code.NO_ERROR));
@@ -820,14 +820,14 @@ export abstract class H2Connection extends EventEmitter implements FrameSink, St
 
   /** StreamHost: the Duplex was destroyed (by the application, or by us). */
   destroyed(stream: H2Stream, err: Error | null): void {
-    this.#failQueued(stream, err ?? new H2Error(H2Code.CANCEL, "stream", "stream destroyed"));
+    this.#failQueued(stream, () => err ?? new H2Error(H2Code.CANCEL, "stream", "stream destroyed"));
     if (!stream.retired) {
       const code = err instanceof H2Error && err.scope === "stream" ? err.h2Code : H2Code.CANCEL;
       stream.rstCode = code;
       if (!this.#closed) this.#write(rstStreamFrame(stream.id, code));
       this.#removeStream(stream);
     }
-    this.#failResponse(stream, err instanceof H2Error ? err : new H2Error(H2Code.CANCEL, "stream", `stream ${stream.id} cancelled`, { cause: err ?? undefined }));
+    this.#failResponse(stream, () => (err instanceof H2Error ? err : new H2Error(H2Code.CANCEL, "stream", `stream ${stream.id} cancelled`, { cause: err ?? undefined })));
   }
 
   /** Send `chunk[offset..]` as DATA frames within the windows and `budget`; returns the new offset. */
@@ -904,21 +904,25 @@ export abstract class H2Connection extends EventEmitter implements FrameSink, St
     for (const cb of waiters) cb();
   }
 
-  #failQueued(stream: H2Stream, err: Error): void {
+  /** Fail the stream's queued writes and pending end; `reason` is only built when one waits (an Error's stack is costly). */
+  #failQueued(stream: H2Stream, reason: () => Error): void {
     this.#blocked.delete(stream);
     const queue = stream.queue;
-    stream.queue = [];
-    for (const q of queue) q.callback?.(err);
     const end = stream.pendingEnd;
+    if (queue.length === 0 && !end) return;
+    stream.queue = [];
     stream.pendingEnd = undefined;
+    const err = reason();
+    for (const q of queue) q.callback?.(err);
     end?.(err);
   }
 
-  #failResponse(stream: H2Stream, err: H2Error): void {
+  /** Reject a waiting response, if any; `reason` is only built when one waits. */
+  #failResponse(stream: H2Stream, reason: () => H2Error): void {
     const fail = stream.onFailure;
     stream.onResponse = undefined;
     stream.onFailure = undefined;
-    fail?.(err);
+    if (fail) fail(reason());
   }
 
   #endSent(stream: H2Stream): void {
@@ -938,7 +942,7 @@ export abstract class H2Connection extends EventEmitter implements FrameSink, St
     stream.rstCode = err.h2Code;
     this.#write(rstStreamFrame(stream.id, err.h2Code));
     this.#removeStream(stream);
-    this.#failResponse(stream, err);
+    this.#failResponse(stream, () => err);
     stream.destroy(err);
   }
 
@@ -1015,8 +1019,8 @@ export abstract class H2Connection extends EventEmitter implements FrameSink, St
     for (const s of [...this.streams.values()]) {
       s.retired = true;
       s.resetByPeer = true;
-      this.#failResponse(s, failure);
-      this.#failQueued(s, failure);
+      this.#failResponse(s, () => failure);
+      this.#failQueued(s, () => failure);
       s.destroy(failure);
     }
     this.streams.clear();
