@@ -8,6 +8,8 @@ import type { Measurement, PathSession } from "./measure.ts";
 export interface SideCpu {
   /** Rows "client-side proxy CPU" and "server-side proxy CPU" in % of one core over the elapsed time; none for a path without proxies. */
   rows(): Measurement[];
+  /** Rows "client-side proxy CPU per <what>" and "server-side …" in µs: CPU since the start over `count` operations. */
+  perOperation(count: number, what: string): Measurement[];
 }
 
 export function sideCpu(session: PathSession): SideCpu {
@@ -16,12 +18,12 @@ export function sideCpu(session: PathSession): SideCpu {
     return { side, groups, before: groupCpuSeconds(groups) };
   });
   const started = performance.now();
+  const used = () => sides.filter((s) => s.groups.length > 0).map((s) => ({ side: s.side, seconds: groupCpuSeconds(s.groups) - s.before }));
   return {
     rows: () => {
       const elapsed = (performance.now() - started) / 1000;
-      return sides
-        .filter((s) => s.groups.length > 0)
-        .map((s) => ({ metric: `${s.side}-side proxy CPU`, value: ((groupCpuSeconds(s.groups) - s.before) / elapsed) * 100, unit: "% of a core" }));
+      return used().map((u) => ({ metric: `${u.side}-side proxy CPU`, value: (u.seconds / elapsed) * 100, unit: "% of a core" }));
     },
+    perOperation: (count, what) => used().map((u) => ({ metric: `${u.side}-side proxy CPU per ${what}`, value: count > 0 ? (u.seconds / count) * 1e6 : NaN, unit: "µs" })),
   };
 }

@@ -8,6 +8,8 @@ export interface WrkOptions {
   readonly threads: number;
   readonly durationSec: number;
   readonly path?: string;
+  /** Extra request headers, "Name: value" (e.g. "Connection: close": a new connection per request). */
+  readonly headers?: readonly string[];
 }
 
 export interface WrkResult {
@@ -51,7 +53,7 @@ export function parseWrk(output: string): WrkResult {
 export async function runWrk(target: Endpoint, o: WrkOptions, place: Place = LOOPBACK): Promise<WrkResult> {
   place.target(target);
   const url = `http://${hostPort(target)}${o.path ?? "/"}`;
-  const argv = place.exec(["wrk", "-t", String(o.threads), "-c", String(o.connections), "-d", `${o.durationSec}s`, "--timeout", "5s", "--latency", url]);
+  const argv = place.exec(["wrk", "-t", String(o.threads), "-c", String(o.connections), "-d", `${o.durationSec}s`, "--timeout", "5s", "--latency", ...(o.headers ?? []).flatMap((h) => ["-H", h]), url]);
   const limitSec = o.durationSec + 20;
   const r = await runBounded(argv, { timeoutMs: limitSec * 1000 });
   if (r.timedOut) throw new Error(`wrk still running ${limitSec} s in; killed`);
