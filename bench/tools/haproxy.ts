@@ -3,12 +3,11 @@
  * from `accept` to `connect`, with a generated config. It logs nothing but its own start-up
  * errors (stderr, in the given directory).
  */
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import type { Endpoint } from "../lib/net.ts";
 import { LOOPBACK, type Place } from "../lib/place.ts";
-import { startDaemon, type Daemon } from "../lib/process.ts";
+import type { Daemon } from "../lib/process.ts";
 import type { Scope } from "../lib/scope.ts";
+import { startConfiguredDaemon } from "./configured-daemon.ts";
 
 export interface HaproxyOptions {
   readonly name: string;
@@ -45,15 +44,7 @@ export function haproxyConfig(o: HaproxyOptions): string {
   ].join("\n");
 }
 
-/** Start it and wait until it listens (without a probe connection, which would reach the backend). */
-export async function startHaproxy(scope: Scope, o: HaproxyOptions): Promise<Daemon> {
-  const conf = join(o.dir, `${o.name}.cfg`);
-  writeFileSync(conf, haproxyConfig(o));
-  const place = o.place ?? LOOPBACK;
-  const daemon = await startDaemon(scope, o.name, place.exec(["haproxy", "-db", "-f", conf]), { logPath: join(o.dir, `${o.name}.log`) });
-  await place.waitForListen(o.accept, {
-    timeoutMs: 10_000,
-    giveUp: () => (daemon.exit() ? `${o.name} exited: ${daemon.logTail()}` : null),
-  });
-  return daemon;
+/** Start it and wait until it listens. */
+export function startHaproxy(scope: Scope, o: HaproxyOptions): Promise<Daemon> {
+  return startConfiguredDaemon(scope, { name: o.name, dir: o.dir, extension: ".cfg", config: haproxyConfig(o), argv: (path) => ["haproxy", "-db", "-f", path], accept: o.accept, place: o.place });
 }

@@ -3,13 +3,12 @@
  * authentication against the run's CA (the client side also checks the server's name). Its log
  * is its stderr, in the given directory; no pid file, no syslog.
  */
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import type { CertSet } from "../lib/certs.ts";
 import type { Endpoint } from "../lib/net.ts";
 import { LOOPBACK, type Place } from "../lib/place.ts";
-import { startDaemon, type Daemon } from "../lib/process.ts";
+import type { Daemon } from "../lib/process.ts";
 import type { Scope } from "../lib/scope.ts";
+import { startConfiguredDaemon } from "./configured-daemon.ts";
 
 export interface StunnelOptions {
   readonly name: string;
@@ -49,15 +48,7 @@ export function stunnelConfig(o: StunnelOptions): string {
   ].join("\n");
 }
 
-/** Start it and wait until it listens (without a probe connection, which would travel the chain). */
-export async function startStunnel(scope: Scope, o: StunnelOptions): Promise<Daemon> {
-  const conf = join(o.dir, `${o.name}.conf`);
-  writeFileSync(conf, stunnelConfig(o));
-  const place = o.place ?? LOOPBACK;
-  const daemon = await startDaemon(scope, o.name, place.exec(["stunnel", conf]), { logPath: join(o.dir, `${o.name}.log`) });
-  await place.waitForListen(o.accept, {
-    timeoutMs: 10_000,
-    giveUp: () => (daemon.exit() ? `${o.name} exited: ${daemon.logTail()}` : null),
-  });
-  return daemon;
+/** Start it and wait until it listens. */
+export function startStunnel(scope: Scope, o: StunnelOptions): Promise<Daemon> {
+  return startConfiguredDaemon(scope, { name: o.name, dir: o.dir, extension: ".conf", config: stunnelConfig(o), argv: (path) => ["stunnel", path], accept: o.accept, place: o.place });
 }
