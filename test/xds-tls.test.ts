@@ -18,23 +18,13 @@ import { XdsClient } from "../src/xds/client.ts";
 import { WAYPOINT_CONFIG_TYPE } from "../src/xds/type-urls.ts";
 import { WAYPOINT_DECODERS } from "../src/xds/waypoint-wire.ts";
 import { runOk } from "./support/command.ts";
-import { applyAndWait, BOOKINFO_YAML, startTestControlPlane } from "./support/control-plane.ts";
+import { applyAndWait, BOOKINFO_YAML, startTestControlPlane, WAYPOINT_YAML } from "./support/control-plane.ts";
 import { eventually } from "./support/eventually.ts";
 import { createTestPki } from "./support/pki.ts";
 import { skipReason } from "./support/requirements.ts";
 
 const skip = skipReason("xDS over TLS", { commands: ["openssl"] });
 const logs = createLogControl({ format: "text", spec: "off" });
-const WAYPOINT = `apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: waypoint, namespace: bookinfo}
-spec: {gatewayClassName: istio-waypoint, listeners: [{name: mesh, port: 15008, protocol: HBONE}]}
----
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: {name: waypoint-1, namespace: bookinfo}
-spec: {address: 10.0.2.40, node: node-2, serviceAccount: waypoint, labels: {gateway.networking.k8s.io/gateway-name: waypoint}}
-`;
 
 let dir: string;
 let cp: RunningControlPlane;
@@ -64,7 +54,7 @@ beforeAll(async () => {
   await runOk(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", join(dir, "xds.key"), "-out", join(dir, "xds.pem"), "-days", "1", "-subj", "/CN=mesh-xds", "-addext", "subjectAltName=IP:127.0.0.1"]);
   serverCa = readFileSync(join(dir, "xds.pem"), "utf8");
   cp = await startTestControlPlane(join(dir, "cp"), { xdsTls: { cert: serverCa, key: readFileSync(join(dir, "xds.key"), "utf8") } });
-  await applyAndWait(cp, `${BOOKINFO_YAML}\n---\n${WAYPOINT}`);
+  await applyAndWait(cp, `${BOOKINFO_YAML}\n---\n${WAYPOINT_YAML}`);
   // The waypoint replica's workload certificate, from the mesh CA (asked for with node-2's token, as a ztunnel would).
   const token = (await cp.tokens.mint("node-2", 3600_000)).token;
   const certs = new CertificateManager({ signer: caClient({ server: `https://127.0.0.1:${cp.xdsAddress.port}`, token: () => token, tls: { ca: serverCa } }), clock: systemClock, log: logs.logger("certs") });

@@ -15,7 +15,7 @@ import type { AuthorizationView, WaypointConfigView, WorkloadView } from "../src
 import { WAYPOINT_DECODERS } from "../src/xds/waypoint-wire.ts";
 import { DECODERS } from "../src/xds/wire.ts";
 import { eventually } from "./support/eventually.ts";
-import { applyAndWait, startTestControlPlane } from "./support/control-plane.ts";
+import { applyAndWait, startTestControlPlane, WAYPOINT_YAML } from "./support/control-plane.ts";
 import { freePort } from "./support/ports.ts";
 
 const logs = createLogControl({ format: "text", spec: "off" });
@@ -70,16 +70,7 @@ afterEach(async () => {
 
 describe("xDS between the control plane and proxies", () => {
   test("a waypoint on a node gets the configs of the waypoints with a replica there, and follows changes", async () => {
-    await apply(`apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: waypoint, namespace: bookinfo}
-spec: {gatewayClassName: istio-waypoint, listeners: [{name: mesh, port: 15008, protocol: HBONE}]}
----
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: {name: waypoint-1, namespace: bookinfo}
-spec: {address: 10.0.2.40, node: node-2, serviceAccount: waypoint, labels: {gateway.networking.k8s.io/gateway-name: waypoint}}
----
+    await apply(`${WAYPOINT_YAML}---
 apiVersion: v1
 kind: Service
 metadata: {name: productpage, namespace: bookinfo, labels: {istio.io/use-waypoint: waypoint}}

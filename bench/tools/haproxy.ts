@@ -3,7 +3,7 @@
  * from `accept` to `connect`, with a generated config. It logs nothing but its own start-up
  * errors (stderr, in the given directory).
  */
-import type { Endpoint } from "../lib/net.ts";
+import { hostPort, type Endpoint } from "../lib/net.ts";
 import { LOOPBACK, type Place } from "../lib/place.ts";
 import type { Daemon } from "../lib/process.ts";
 import type { Scope } from "../lib/scope.ts";
@@ -18,11 +18,8 @@ export interface HaproxyOptions {
   readonly place?: Place;
 }
 
-/** haproxy wants IPv6 addresses in brackets on bind/server lines, like host:port elsewhere. */
-const address = (place: Place, e: Endpoint): string => {
-  const host = place.target(e).host;
-  return `${host.includes(":") ? `[${host}]` : host}:${e.port}`;
-};
+/** haproxy takes bind/server addresses as host:port with IPv6 in brackets; the place checks the address is allowed. */
+const address = (place: Place, e: Endpoint): string => hostPort(place.target(e));
 
 export function haproxyConfig(o: HaproxyOptions): string {
   const place = o.place ?? LOOPBACK;

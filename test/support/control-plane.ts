@@ -13,6 +13,18 @@ import { eventually } from "./eventually.ts";
 
 export const BOOKINFO_YAML = readFileSync(new URL("../fixtures/bookinfo.yaml", import.meta.url), "utf8");
 
+/** A waypoint (Gateway of class istio-waypoint) in bookinfo with one replica, waypoint-1 at 10.0.2.40 on node-2. */
+export const WAYPOINT_YAML = `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: waypoint, namespace: bookinfo}
+spec: {gatewayClassName: istio-waypoint, listeners: [{name: mesh, port: 15008, protocol: HBONE}]}
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: waypoint-1, namespace: bookinfo}
+spec: {address: 10.0.2.40, node: node-2, serviceAccount: waypoint, labels: {gateway.networking.k8s.io/gateway-name: waypoint}}
+`;
+
 export function startTestControlPlane(
   dataDir: string,
   options: { xdsPort?: number; ca?: ControlPlaneConfig["ca"]; now?: () => Date; xdsTls?: { cert: string; key: string } } = {},
