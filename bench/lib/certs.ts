@@ -3,7 +3,7 @@
  * (DNS server.mesh.test, IP 127.0.0.1 and ::1) and a client certificate (a SPIFFE URI SAN), all
  * ECDSA P-256, valid one day. Keys are written into a 0700 directory the caller owns and removes.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { runOk } from "./process.ts";
@@ -13,11 +13,16 @@ export interface KeyPair {
   readonly key: string;
 }
 
+/** A leaf: its certificate and key files, and both in one PEM file (what haproxy's `crt` takes). */
+export interface LeafFiles extends KeyPair {
+  readonly certAndKey: string;
+}
+
 export interface CertSet {
   readonly dir: string;
   readonly caCert: string;
-  readonly server: KeyPair;
-  readonly client: KeyPair;
+  readonly server: LeafFiles;
+  readonly client: LeafFiles;
   /** The server name the client side must check. */
   readonly serverName: string;
   readonly clientId: string;
@@ -30,7 +35,7 @@ async function ecKey(path: string): Promise<void> {
   await runOk(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", path]);
 }
 
-async function issue(dir: string, name: string, subject: string, extensions: string, ca: KeyPair): Promise<KeyPair> {
+async function issue(dir: string, name: string, subject: string, extensions: string, ca: KeyPair): Promise<LeafFiles> {
   const key = join(dir, `${name}.key`);
   const csr = join(dir, `${name}.csr`);
   const cert = join(dir, `${name}.crt`);
@@ -42,7 +47,9 @@ async function issue(dir: string, name: string, subject: string, extensions: str
     "openssl", "x509", "-req", "-in", csr, "-CA", ca.cert, "-CAkey", ca.key,
     "-set_serial", `0x${randomBytes(12).toString("hex")}`, "-days", "1", "-sha256", "-extfile", ext, "-out", cert,
   ]);
-  return { cert, key };
+  const certAndKey = join(dir, `${name}.pem`);
+  writeFileSync(certAndKey, readFileSync(cert, "utf8") + readFileSync(key, "utf8"), { mode: 0o600 });
+  return { cert, key, certAndKey };
 }
 
 export async function makeCerts(parent: string): Promise<CertSet> {

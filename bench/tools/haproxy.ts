@@ -2,7 +2,12 @@
  * One haproxy process in the foreground relaying TCP (mode tcp, one thread, Nagle off both ways)
  * from `accept` to `connect`, with a generated config. It logs nothing but its own start-up
  * errors (stderr, in the given directory).
+ *
+ * With `tls`, one side of the relay is mutual TLS 1.3 against the run's CA, like the stunnel
+ * pair: `server` terminates it on `accept` (a client certificate is required), `client`
+ * originates it to `connect` (presenting the client certificate, checking the server's name).
  */
+import type { CertSet } from "../lib/certs.ts";
 import { hostPort, type Endpoint } from "../lib/net.ts";
 import { LOOPBACK, type Place } from "../lib/place.ts";
 import type { Daemon } from "../lib/process.ts";
@@ -16,13 +21,19 @@ export interface HaproxyOptions {
   readonly connect: Endpoint;
   /** Where it runs (default: this namespace, loopback only); accept and connect must be allowed there. */
   readonly place?: Place;
+  readonly tls?: { readonly role: "client" | "server"; readonly certs: CertSet };
 }
 
 /** haproxy takes bind/server addresses as host:port with IPv6 in brackets; the place checks the address is allowed. */
 const address = (place: Place, e: Endpoint): string => hostPort(place.target(e));
 
+const TLS13 = "ssl-min-ver TLSv1.3 ssl-max-ver TLSv1.3";
+
 export function haproxyConfig(o: HaproxyOptions): string {
   const place = o.place ?? LOOPBACK;
+  const tls = o.tls;
+  const bindTls = tls?.role === "server" ? ` ssl crt ${tls.certs.server.certAndKey} ca-file ${tls.certs.caCert} verify required ${TLS13}` : "";
+  const serverTls = tls?.role === "client" ? ` ssl crt ${tls.certs.client.certAndKey} ca-file ${tls.certs.caCert} verify required verifyhost ${tls.certs.serverName} sni str(${tls.certs.serverName}) ${TLS13}` : "";
   return [
     "global",
     "  nbthread 1",
@@ -33,10 +44,10 @@ export function haproxyConfig(o: HaproxyOptions): string {
     "  timeout client 120s",
     "  timeout server 120s",
     `frontend ${o.name}-in`,
-    `  bind ${address(place, o.accept)}`,
+    `  bind ${address(place, o.accept)}${bindTls}`,
     `  default_backend ${o.name}-out`,
     `backend ${o.name}-out`,
-    `  server target ${address(place, o.connect)}`,
+    `  server target ${address(place, o.connect)}${serverTls}`,
     "",
   ].join("\n");
 }
