@@ -6,6 +6,12 @@
  * min/max/mean. A request that waits for the previous one on its connection is timed from when it
  * was sent, not from when it was due (closed loop): keep C × latency far below C / R so no
  * request waits, and check the achieved rate.
+ *
+ * The rate is not spread evenly: h2load's rps timer never ticks faster than every 10 ms, and each
+ * tick releases the requests due since the last one (10 per connection at 1,000 req/s), which a
+ * connection then sends back to back. So the first request of each tick finds every process on
+ * the path asleep, and the rest find them awake; the result splits latency by that
+ * (`idleStart`), because on a shared VM the wake-up from idle is most of a proxy's tail.
  */
 import { readFileSync, rmSync } from "node:fs";
 import { hostPort, type Endpoint } from "../lib/net.ts";
@@ -23,6 +29,21 @@ export interface H2loadOptions {
   readonly logFile: string;
 }
 
+/** h2load's rps timer: `max(0.01, 1 / rps)` seconds per connection. */
+export const RPS_TICK_MIN_MS = 10;
+
+/** Requests that started after nothing had been in flight for this long count as idle starts. */
+export const IDLE_START_MS = 1;
+
+export interface IdleStartSplit {
+  /** Share of requests that started after the whole load had been idle ≥ IDLE_START_MS (0..1). */
+  readonly share: number;
+  /** Percentiles in ms (50, 99) of those requests, and p99 of the others. */
+  readonly idleP50: number;
+  readonly idleP99: number;
+  readonly busyP99: number;
+}
+
 export interface H2loadResult {
   readonly requests: number;
   readonly succeeded: number;
@@ -31,19 +52,43 @@ export interface H2loadResult {
   readonly requestsPerSec: number;
   /** Percentiles in ms keyed by percent (50, 90, 99, 99.9, 100). */
   readonly latencyMs: Readonly<Record<number, number>>;
+  readonly idleStart: IdleStartSplit;
 }
 
 export const PERCENTS = [50, 90, 99, 99.9, 100] as const;
 
-/** The per-request log: [status, µs] per line. */
-export function parseH2loadLog(text: string): { status: number; micros: number }[] {
-  const out: { status: number; micros: number }[] = [];
+export interface H2loadLogLine {
+  /** When the request was sent, µs (h2load's clock). */
+  readonly start: number;
+  readonly status: number;
+  /** µs from sending to the end of the response. */
+  readonly micros: number;
+}
+
+/** The per-request log: start µs, status, µs per line. */
+export function parseH2loadLog(text: string): H2loadLogLine[] {
+  const out: H2loadLogLine[] = [];
   for (const line of text.split("\n")) {
     const [start, status, micros] = line.split("\t");
     if (start === undefined || status === undefined || micros === undefined) continue;
-    out.push({ status: Number(status), micros: Number(micros) });
+    out.push({ start: Number(start), status: Number(status), micros: Number(micros) });
   }
   return out;
+}
+
+/**
+ * Split latencies (ms) by whether the request started after the whole load had been idle (no
+ * request of any connection in flight) for at least `idleMs`.
+ */
+export function splitByIdleStart(lines: readonly H2loadLogLine[], idleMs = IDLE_START_MS): { idle: number[]; busy: number[] } {
+  const idle: number[] = [];
+  const busy: number[] = [];
+  let busyUntil = -Infinity;
+  for (const l of [...lines].sort((a, b) => a.start - b.start)) {
+    (l.start - busyUntil >= idleMs * 1000 ? idle : busy).push(l.micros / 1000);
+    busyUntil = Math.max(busyUntil, l.start + l.micros);
+  }
+  return { idle, busy };
 }
 
 /** "requests: 3000 total, 3000 started, 3000 done, 3000 succeeded, 0 failed, 0 errored, 0 timeout" */
@@ -71,11 +116,13 @@ export async function runH2loadFixedRate(target: Endpoint, o: H2loadOptions, pla
   const ms = ok.map((l) => l.micros / 1000);
   const latencyMs: Record<number, number> = {};
   for (const p of PERCENTS) latencyMs[p] = percentile(ms, p);
+  const { idle, busy } = splitByIdleStart(ok);
   return {
     requests: log.length,
     succeeded: ok.length,
     failed: summary.failed + (log.length - ok.length),
     requestsPerSec: log.length / o.durationSec,
     latencyMs,
+    idleStart: { share: ok.length > 0 ? idle.length / ok.length : 0, idleP50: percentile(idle, 50), idleP99: percentile(idle, 99), busyP99: percentile(busy, 99) },
   };
 }
