@@ -20,19 +20,11 @@ import type { Scope } from "../lib/scope.ts";
 import type { NetnsTestbed } from "../lib/testbed.ts";
 import { netnsUnavailable } from "../lib/testbed.ts";
 import { startHaproxy } from "../tools/haproxy.ts";
-import { startStunnel } from "../tools/stunnel.ts";
+import { startStunnel, type StunnelOptions } from "../tools/stunnel.ts";
 import type { PathSetup, ProxyProcess, TrafficPath } from "./path.ts";
 
-interface SideOptions {
-  readonly name: string;
-  readonly dir: string;
-  /** client: plaintext in, TLS out; server: TLS in, plaintext out. */
-  readonly role: "client" | "server";
-  readonly accept: Endpoint;
-  readonly connect: Endpoint;
-  readonly certs: CertSet;
-  readonly place?: Place;
-}
+/** One side of a pair: what stunnel's wrapper takes (client: plaintext in, TLS out; server: TLS in, plaintext out). */
+type SideOptions = StunnelOptions;
 
 interface PairDaemon {
   readonly name: string;
