@@ -11,9 +11,10 @@
  *           same moment, so the requests arrive --clients at a time and a proxy that handles them
  *           one after another adds queueing to the later ones.
  *
- * Neither is evenly spaced: no load tool in Debian paces single requests at 1 ms (wrk has no
- * fixed-rate mode, -R is wrk2's; h2load's timing scripts drift by its timer's slack after every
- * request). Besides the percentiles, each shape reports the requests that started after the whole
+ * Neither is evenly spaced. Of Debian's load tools, wrk has no fixed-rate mode (-R is wrk2's),
+ * h2load's timing scripts drift by its timer's slack after every request, and hey (-q, a Go
+ * ticker) paces evenly but reports latency only in 0.1 ms steps, too coarse for a 0.5 ms target;
+ * bench/README.md has what hey measured. Besides the percentiles, each shape reports the requests that started after the whole
  * load had been idle ≥ 1 ms apart from the rest ("idle-start"), since on a shared VM waking a
  * sleeping process is most of what a proxy adds to the tail.
  *
