@@ -85,7 +85,7 @@ async function runScenario(scenario: Scenario, args: BenchArgs, paths: readonly 
   let baseline = BASELINE_PATH;
   let baselines: Readonly<Record<string, string>> = {};
   let params: Record<string, unknown> = {};
-  let extras: Pick<ScenarioOutput, "columns" | "loadNote" | "ratioNote" | "notes"> = {};
+  let extras: Pick<ScenarioOutput, "columns" | "loadNote" | "ratioNote" | "notes" | "conclude"> = {};
   const runs: Row[][] = [];
   await withScope(async (outer) => {
     const tmp = makeTempDir(outer);
@@ -100,13 +100,14 @@ async function runScenario(scenario: Scenario, args: BenchArgs, paths: readonly 
       baseline = out.baseline;
       baselines = out.baselines ?? {};
       params = out.params;
-      extras = { columns: out.columns, loadNote: out.loadNote, ratioNote: out.ratioNote, notes: out.notes };
+      extras = { columns: out.columns, loadNote: out.loadNote, ratioNote: out.ratioNote, notes: out.notes, conclude: out.conclude };
       runs.push([...out.rows]);
     }
   });
 
   const rows = rate(medianRows(runs), baseline, baselines);
   if (!rows.some((r) => r.path === baseline)) throw new Error(`scenario returned no rows for its baseline path ${baseline}`);
+  const notes = [...(extras.notes ?? []), ...(extras.conclude ? [extras.conclude(rows)] : [])];
   const report = {
     scenario: scenario.name,
     description: scenario.description,
@@ -123,7 +124,7 @@ async function runScenario(scenario: Scenario, args: BenchArgs, paths: readonly 
     rows,
     ...(extras.loadNote ? { loadNote: extras.loadNote } : {}),
     ...(extras.ratioNote ? { ratioNote: extras.ratioNote } : {}),
-    ...(extras.notes ? { notes: extras.notes } : {}),
+    ...(notes.length > 0 ? { notes } : {}),
   };
   const vs = [...new Set([baseline, ...Object.values(baselines)])].filter((b) => b === baseline || report.paths.includes(b)).join(" / ");
   process.stdout.write(`\n${scenario.name} (${extras.loadNote ?? `${args.durationSec} s per load`}, ratios vs ${vs} per testbed)\n${textTable(report)}\n\n`);

@@ -18,6 +18,7 @@ import type { ProxyProcess } from "../paths/path.ts";
 import { pollUntil } from "../lib/poll.ts";
 import { startDaemon, type Daemon } from "../lib/process.ts";
 import { REPO_ROOT } from "../tools/mesh-control-plane.ts";
+import type { Row } from "../lib/rows.ts";
 import type { Scenario, ScenarioContext } from "./scenario.ts";
 
 const SCRIPT = join(REPO_ROOT, "bench", "tools", "idle-conns.ts");
@@ -159,11 +160,6 @@ export const idleRss: Scenario = {
     const baseline = BASELINES.netns;
     // Memory is compared with the stunnel pair (the direct path has no proxy to weigh).
     const baselines = Object.fromEntries(names.map((n) => [n, n === baseline || !stunnel || n === stunnel ? baseline : stunnel]));
-    const kb = (path: string, step: number) => rows.find((r) => r.path === path && r.metric === `${step} open: both proxies KB per connection`)?.value;
-    const meshLines = steps.map((s) => {
-      const v = kb("ztunnel", s);
-      return v === undefined ? `${s}: not measured` : `${s} connections: ${v.toFixed(1)} KB per connection for both ztunnels (${v <= TARGET_KB_PER_CONNECTION ? "meets" : "misses"} the ${TARGET_KB_PER_CONNECTION} KB target)`;
-    });
     return {
       baseline,
       baselines,
@@ -174,10 +170,19 @@ export const idleRss: Scenario = {
         : `Ratios are against \`${baseline}\` measured in the same run.`,
       notes: [
         `Each connection is a TCP connection from sleep (10.0.1.10) to productpage (10.0.2.10): through the ztunnels it is one captured socket in node-1's ztunnel, one HTTP/2 CONNECT stream on a pooled HBONE connection (≤ 100 streams each), and one upstream socket in node-2's ztunnel; through stunnel it is two sockets and one thread in each stunnel. RSS is the whole process's (VmRSS): it includes allocator and garbage-collector slack, so KB per connection is an upper bound on what a connection keeps alive, and the "all closed" rows show how much is given back.`,
-        `Result against the issue's target (≤ ${TARGET_KB_PER_CONNECTION} KB per idle tunnelled connection): ${meshLines.join("; ")}.`,
       ],
+      conclude: (merged) => idleKbVerdict(merged, steps),
       loadNote: `steps ${steps.join(", ")} (cumulative), idle`,
       params: { steps, targetKbPerConnection: TARGET_KB_PER_CONNECTION, fdHeadroom: FD_HEADROOM, server: "bun idle-conns.ts in productpage", client: "bun idle-conns.ts in sleep, 200 being opened at a time" },
     };
   },
 };
+
+/** KB per idle tunnelled connection for both ztunnels against the target, from the rows the report shows. */
+export function idleKbVerdict(rows: readonly Row[], steps: readonly number[]): string {
+  const lines = steps.map((s) => {
+    const v = rows.find((r) => r.path === "ztunnel" && r.metric === `${s} open: both proxies KB per connection`)?.value;
+    return v === undefined ? `${s}: not measured` : `${s} connections: ${v.toFixed(1)} KB per connection for both ztunnels (${v <= TARGET_KB_PER_CONNECTION ? "meets" : "misses"} the ${TARGET_KB_PER_CONNECTION} KB target)`;
+  });
+  return `Result against the issue's target (≤ ${TARGET_KB_PER_CONNECTION} KB per idle tunnelled connection): ${lines.join("; ")}.`;
+}

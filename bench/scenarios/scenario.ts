@@ -50,6 +50,11 @@ export interface ScenarioOutput {
   readonly ratioNote?: string;
   /** Paragraphs for the Markdown report, after the table (findings, caveats). */
   readonly notes?: readonly string[];
+  /**
+   * The verdict against the issue's target, written from the rows the report shows (medians of
+   * every run with --repeat), not from this run's alone; appended to the notes.
+   */
+  readonly conclude?: (rows: readonly Row[]) => string;
 }
 
 export interface Scenario {
