@@ -3,6 +3,10 @@
  * connections (throughput and latency at the maximum rate) and once with 1 connection (latency
  * without queueing). Loopback paths: nginx on 127.0.0.1; netns paths: nginx in productpage, wrk in
  * sleep. Fixed-rate latency is http-fixed-rate.
+ *
+ * Every path is started fresh, so each gets --warmup seconds of unmeasured load first (the 64
+ * connection shape): a ztunnel measured while JSC is still compiling its data path costs more CPU
+ * and has a longer tail than it does a few seconds later (see http-fixed-rate).
  */
 import { measurePaths, type Measurement } from "../paths/measure.ts";
 import { BASELINE_PATH, baselineMap } from "../paths/index.ts";
@@ -21,11 +25,14 @@ const LOADS = [
 
 export const httpLatency: Scenario = {
   name: "http-latency",
-  description: `wrk --latency against nginx (127.0.0.1, or productpage from sleep on netns paths; ${BODY_BYTES}-byte body, ${NGINX_WORKERS} worker, keep-alive) through each path, with 64 connections / 2 threads and with 1 connection: req/s, p50 and p99 latency, and proxy CPU per request.`,
+  description: `wrk --latency against nginx (127.0.0.1, or productpage from sleep on netns paths; ${BODY_BYTES}-byte body, ${NGINX_WORKERS} worker, keep-alive) through each path, with 64 connections / 2 threads and with 1 connection, after an unmeasured warm-up: req/s, p50 and p99 latency, and proxy CPU per request.`,
   tools: ["nginx", "wrk"],
+  options: [{ name: "warmup", description: "seconds of unmeasured wrk load (64 connections) through each path before its measured loads", default: 10, min: 0, max: 60 }],
   async run(ctx) {
+    const warmupSec = ctx.options.warmup as number;
     const rows = await measurePaths(ctx, (bed, scope, dir) => startNginx(scope, dir, { bodyBytes: BODY_BYTES, workers: NGINX_WORKERS, place: bed.server }), async (session) => {
       const out: Measurement[] = [];
+      if (warmupSec > 0) await runWrk(session.address, { ...LOADS[0], durationSec: warmupSec }, session.client);
       for (const load of LOADS) {
         const cpuBefore = session.proxyCpuSeconds();
         const sides = load.connections > 1 ? sideCpu(session) : null;
@@ -46,7 +53,7 @@ export const httpLatency: Scenario = {
       baseline: BASELINE_PATH,
       baselines: baselineMap(ctx.paths),
       rows,
-      params: { tool: "wrk", loads: LOADS, bodyBytes: BODY_BYTES, nginxWorkers: NGINX_WORKERS, backend: { loopback: "nginx 127.0.0.1", netns: "nginx 10.0.2.10 (productpage), wrk in sleep" } },
+      params: { tool: "wrk", loads: LOADS, warmupSec, bodyBytes: BODY_BYTES, nginxWorkers: NGINX_WORKERS, backend: { loopback: "nginx 127.0.0.1", netns: "nginx 10.0.2.10 (productpage), wrk in sleep" } },
     };
   },
 };
