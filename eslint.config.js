@@ -1,6 +1,8 @@
-// Lint rules for mesh. The one rule that shapes the architecture: runtime-specific APIs (the Bun
-// and Deno globals, bun:* modules) are allowed only in src/runtime/, so the core runs on both.
+// Lint rules for mesh. Two rules shape the architecture: runtime-specific APIs (the Bun and Deno
+// globals, bun:* modules) are allowed only in src/runtime/, so the core runs on both; and imports
+// follow the layout's dependency direction (eslint-layout.js).
 import tseslint from "typescript-eslint";
+import { layoutPlugin } from "./eslint-layout.js";
 
 const runtimeBan = {
   "no-restricted-globals": [
@@ -43,6 +45,7 @@ export default tseslint.config(
     },
   },
   { files: ["**/*.ts"], ignores: ["src/runtime/**"], rules: { ...runtimeBan, ...bunModuleBan(false) } },
+  { files: ["src/**/*.ts", "plugins/**/*.ts"], plugins: { layout: layoutPlugin }, rules: { "layout/dependency-direction": "error" } },
   // Tests and contract suites are run by `bun test`, so they may import its runner; nothing else from bun:*.
   { files: ["**/*.test.ts", "**/contract.ts"], ignores: ["src/runtime/**"], rules: bunModuleBan(true) },
 );

@@ -1,4 +1,4 @@
-/** The architecture's lint rule, checked with ESLint itself: runtime APIs only in src/runtime/. */
+/** The architecture's lint rules, checked with ESLint itself: runtime APIs only in src/runtime/; imports follow the layout. */
 import { describe, expect, test } from "bun:test";
 import { ESLint } from "eslint";
 
@@ -19,6 +19,39 @@ describe("runtime APIs stay in src/runtime/", () => {
     ["bun:test import in a test", "src/cli/x.test.ts", 'import { test } from "bun:test";\nexport const t = test;\n', []],
     ["Bun global in the runtime adapter", "src/runtime/x.ts", "export const v = Bun.version;\n", []],
     ["bun:ffi in the runtime adapter", "src/runtime/x.ts", 'import { dlopen } from "bun:ffi";\nexport const d = dlopen;\n', []],
+  ];
+  for (const [name, file, code, want] of cases) {
+    test(name, async () => expect(await ruleIds(code, file)).toEqual(want));
+  }
+});
+
+describe("imports follow the layout (ARCHITECTURE.md §8)", () => {
+  const layout = ["layout/dependency-direction"];
+  const importing = (spec: string) => `import { x } from "${spec}";\nexport const y = x;\n`;
+  const cases: Array<[string, string, string, string[]]> = [
+    ["ztunnel imports the control plane", "src/ztunnel/x.ts", importing("../controlplane/server.ts"), layout],
+    ["ztunnel imports the waypoint", "src/ztunnel/capture/x.ts", importing("../../waypoint/waypoint.ts"), layout],
+    ["waypoint imports the ztunnel", "src/waypoint/x.ts", importing("../ztunnel/state.ts"), layout],
+    ["waypoint imports the control plane", "src/waypoint/x.ts", importing("../controlplane/translate/snapshot.ts"), layout],
+    ["control plane imports the ztunnel", "src/controlplane/xds/x.ts", importing("../../ztunnel/state.ts"), layout],
+    ["a re-export counts too", "src/waypoint/x.ts", 'export { x } from "../ztunnel/state.ts";\n', layout],
+    ["a dynamic import counts too", "src/waypoint/x.ts", 'export const m = import("../ztunnel/state.ts");\n', layout],
+    ["shared layer imports a role", "src/hbone/x.ts", importing("../ztunnel/state.ts"), layout],
+    ["shared layer imports the CLI", "src/state/x.ts", importing("../cli/options.ts"), layout],
+    ["generated code outside the boundary", "src/ztunnel/x.ts", importing("../gen/mesh/xds/v1/workload_pb.ts"), layout],
+    ["generated code in the state layer", "src/state/x.ts", importing("../gen/mesh/xds/v1/workload_pb.ts"), layout],
+    ["policy imports telemetry (not pure)", "src/policy/x.ts", importing("../telemetry/log.ts"), layout],
+    ["plugin imports a core module", "plugins/router/x.ts", importing("../../src/state/view.ts"), layout],
+    ["plugin imports another plugin", "plugins/router/x.ts", importing("../jwt/index.ts"), layout],
+    // Allowed:
+    ["ztunnel imports the read model", "src/ztunnel/x.ts", importing("../state/mesh-state.ts"), []],
+    ["waypoint imports hbone", "src/waypoint/x.ts", importing("../hbone/server.ts"), []],
+    ["xds converts generated code", "src/xds/x.ts", importing("../gen/mesh/xds/v1/workload_pb.ts"), []],
+    ["the CA client uses generated code", "src/identity/ca-client.ts", importing("../gen/istio/v1/auth/ca_pb.ts"), []],
+    ["control plane handlers use generated code", "src/controlplane/xds/x.ts", importing("../../gen/mesh/xds/v1/workload_pb.ts"), []],
+    ["policy reads state types", "src/policy/x.ts", importing("../state/view.ts"), []],
+    ["plugin imports the plugin API", "plugins/router/x.ts", importing("../../src/plugin-api/index.ts"), []],
+    ["plugin imports its own files", "plugins/router/x.ts", importing("./match.ts"), []],
   ];
   for (const [name, file, code, want] of cases) {
     test(name, async () => expect(await ruleIds(code, file)).toEqual(want));

@@ -18,7 +18,7 @@ import { decodeCheckedTrustBundle } from "../src/identity/trust-bundle.ts";
 import { createLogControl } from "../src/telemetry/log.ts";
 import { XdsClient } from "../src/xds/client.ts";
 import { TRUST_BUNDLE_TYPE } from "../src/xds/type-urls.ts";
-import type { TrustBundleView } from "../src/xds/view.ts";
+import type { TrustBundleView } from "../src/state/view.ts";
 import { DECODERS } from "../src/xds/wire.ts";
 import { eventually } from "./support/eventually.ts";
 import { applyAndWait, BOOKINFO_YAML, startTestControlPlane } from "./support/control-plane.ts";

@@ -11,7 +11,7 @@ import { type RunningControlPlane } from "../src/controlplane/server.ts";
 import { createLogControl } from "../src/telemetry/log.ts";
 import { XdsClient, type ConfigChange, type Decoder } from "../src/xds/client.ts";
 import { AUTHORIZATION_TYPE, SERVICE_TYPE, WAYPOINT_CONFIG_TYPE, WORKLOAD_TYPE } from "../src/xds/type-urls.ts";
-import type { AuthorizationView, WaypointConfigView, WorkloadView } from "../src/xds/view.ts";
+import type { AuthorizationView, WaypointConfigView, WorkloadView } from "../src/state/view.ts";
 import { WAYPOINT_DECODERS } from "../src/xds/waypoint-wire.ts";
 import { DECODERS } from "../src/xds/wire.ts";
 import { eventually } from "./support/eventually.ts";

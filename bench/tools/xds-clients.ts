@@ -18,7 +18,7 @@ import { isLoopback } from "../lib/net.ts";
 import { createLogControl } from "../../src/telemetry/log.ts";
 import { XdsClient, type ConfigChange } from "../../src/xds/client.ts";
 import { AUTHORIZATION_TYPE, SERVICE_TYPE, WORKLOAD_TYPE } from "../../src/xds/type-urls.ts";
-import type { WorkloadView } from "../../src/xds/view.ts";
+import type { WorkloadView } from "../../src/state/view.ts";
 import { DECODERS } from "../../src/xds/wire.ts";
 import { CHANGE_LABEL, expectedPerNode, nodeName, workloadDoc, workloadResourceName, type MeshShape } from "../scenarios/xds-scale-config.ts";
 

@@ -19,7 +19,8 @@ import { MeshError } from "../errors/mesh-error.ts";
 import { errorCodeForHboneStatus } from "../errors/hbone-status.ts";
 import type { Logger } from "../telemetry/log.ts";
 import { H2ClientConnection, H2Code, H2Error } from "./h2/index.ts";
-import { connectHeaders, formatEndpoint, type ConnectRequestInput, type Endpoint } from "./headers.ts";
+import { formatEndpoint, type Endpoint } from "../net/endpoint.ts";
+import { connectHeaders, type ConnectRequestInput } from "./headers.ts";
 import { DEFAULT_HBONE_LIMITS, type HboneLimits } from "./limits.ts";
 import { peerSpiffeId } from "../identity/peer-spiffe-id.ts";
 

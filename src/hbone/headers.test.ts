@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { MeshError } from "../errors/mesh-error.ts";
-import { connectHeaders, newTraceparent, parseConnectRequest, parseEndpoint } from "./headers.ts";
+import { parseEndpoint } from "../net/endpoint.ts";
+import { connectHeaders, newTraceparent, parseConnectRequest } from "./headers.ts";
 
 describe("parseEndpoint", () => {
   test.each([

@@ -6,12 +6,8 @@
  * the original source), `baggage` (W3C, workload metadata) and `traceparent` (W3C). Pure.
  */
 import { MeshError } from "../errors/mesh-error.ts";
-import { canonicalIp } from "../net/ip.ts";
+import { formatEndpoint, parseEndpoint, type Endpoint } from "../net/endpoint.ts";
 
-export interface Endpoint {
-  readonly address: string;
-  readonly port: number;
-}
 
 export interface ConnectRequest {
   /** Where the tunnel goes: the :authority, canonical. */
@@ -27,34 +23,6 @@ export type RequestHeaders = Readonly<Record<string, string | string[] | undefin
 const MAX_HEADER_VALUE = 4096;
 const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 const BAGGAGE_KEY = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/;
-
-export function formatEndpoint(e: Endpoint): string {
-  return e.address.includes(":") ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
-}
-
-/** "ip:port" or "[ipv6]:port" → canonical endpoint; null when it is not one. */
-export function parseEndpoint(text: string): Endpoint | null {
-  let host: string;
-  let portText: string;
-  if (text.startsWith("[")) {
-    const close = text.indexOf("]");
-    if (close < 0 || text[close + 1] !== ":") return null;
-    host = text.slice(1, close);
-    if (!host.includes(":")) return null;
-    portText = text.slice(close + 2);
-  } else {
-    const colon = text.lastIndexOf(":");
-    if (colon < 0) return null;
-    host = text.slice(0, colon);
-    if (host.includes(":")) return null; // an unbracketed IPv6 address
-    portText = text.slice(colon + 1);
-  }
-  if (!/^[0-9]{1,5}$/.test(portText)) return null;
-  const port = Number(portText);
-  if (port < 1 || port > 65535) return null;
-  const address = canonicalIp(host);
-  return address ? { address, port } : null;
-}
 
 function single(headers: RequestHeaders, name: string): string | undefined {
   const v = headers[name];

@@ -30,7 +30,8 @@ import { MeshError } from "../errors/mesh-error.ts";
 import { hboneStatusFor } from "../errors/hbone-status.ts";
 import type { Logger } from "../telemetry/log.ts";
 import { H2ServerConnection, type H2Error, type H2Headers, type H2Stream } from "./h2/index.ts";
-import { formatEndpoint, parseConnectRequest, type ConnectRequest, type Endpoint } from "./headers.ts";
+import { formatEndpoint, type Endpoint } from "../net/endpoint.ts";
+import { parseConnectRequest, type ConnectRequest } from "./headers.ts";
 import { DEFAULT_HBONE_LIMITS, type HboneLimits } from "./limits.ts";
 import { socketPeerSpiffeId } from "../identity/peer-spiffe-id.ts";
 

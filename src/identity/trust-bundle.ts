@@ -3,7 +3,7 @@
  * bundle is refused (the xDS client then NACKs it and keeps the last good one).
  */
 import { MeshError } from "../errors/mesh-error.ts";
-import type { TrustBundleView } from "../xds/view.ts";
+import type { TrustBundleView } from "../state/view.ts";
 import { decodeTrustBundle } from "../xds/wire.ts";
 import { parseCertificatePem, summarize } from "./x509/certificate.ts";
 

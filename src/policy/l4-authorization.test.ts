@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import type { AuthorizationRule, AuthorizationView, DestinationMatch, SourceMatch } from "../xds/view.ts";
+import type { AuthorizationRule, AuthorizationView, DestinationMatch, SourceMatch } from "../state/view.ts";
 import { authorize, compilePolicy, type ConnectionFacts, type Decision } from "./l4-authorization.ts";
 
 const src = (m: Partial<SourceMatch>): SourceMatch => ({ principals: [], notPrincipals: [], namespaces: [], notNamespaces: [], ipBlocks: [], notIpBlocks: [], ...m });

@@ -7,7 +7,7 @@
  * then evaluated per connection with no allocation beyond the result.
  */
 import { cidrContains, parseCidr, parseIp, type Cidr } from "../net/ip.ts";
-import type { AuthorizationRule, AuthorizationView, Condition } from "../xds/view.ts";
+import type { AuthorizationRule, AuthorizationView, Condition } from "../state/view.ts";
 
 /** What a ztunnel knows about a connection when it decides. */
 export interface ConnectionFacts {

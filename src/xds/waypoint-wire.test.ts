@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { isMeshError } from "../errors/mesh-error.ts";
 import { WaypointConfigSchema } from "../gen/mesh/xds/v1/waypoint_pb.ts";
-import type { WaypointConfigView } from "./view.ts";
+import type { WaypointConfigView } from "../state/view.ts";
 import { decodeWaypointConfig, encodeWaypointConfig } from "./waypoint-wire.ts";
 
 const config: WaypointConfigView = {

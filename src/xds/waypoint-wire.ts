@@ -8,7 +8,7 @@ import { WaypointConfigSchema } from "../gen/mesh/xds/v1/waypoint_pb.ts";
 import { bad, ipBytes, ipText, port } from "./wire-checks.ts";
 import { SERVICE_TYPE, TRUST_BUNDLE_TYPE, WAYPOINT_CONFIG_TYPE, WORKLOAD_TYPE } from "./type-urls.ts";
 import { decodeService, decodeTrustBundle, decodeWorkload } from "./wire.ts";
-import { resourceName, type FilterConfigView, type FilterPhase, type ListenerProtocol, type WaypointConfigView } from "./view.ts";
+import { resourceName, type FilterConfigView, type FilterPhase, type ListenerProtocol, type WaypointConfigView } from "../state/view.ts";
 
 const WAYPOINT_FOR = ["service", "workload", "all", "none"] as const;
 const PROTOCOLS: readonly ListenerProtocol[] = ["http", "http2", "grpc", "tcp", "auto"];

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { isMeshError } from "../errors/mesh-error.ts";
-import type { AuthorizationView, ServiceView, WorkloadView } from "./view.ts";
+import type { AuthorizationView, ServiceView, WorkloadView } from "../state/view.ts";
 import { decodeAuthorization, decodeService, decodeWorkload, encodeAuthorization, encodeService, encodeWorkload } from "./wire.ts";
 
 const workload: WorkloadView = {

@@ -21,7 +21,7 @@ import {
   type WaypointRef as WireWaypointRef,
   type Workload,
 } from "../gen/mesh/xds/v1/workload_pb.ts";
-import type { AuthorizationView, MtlsMode, PortMapping, ServiceView, TrustBundleView, WaypointRef, WorkloadView } from "./view.ts";
+import type { AuthorizationView, MtlsMode, PortMapping, ServiceView, TrustBundleView, WaypointRef, WorkloadView } from "../state/view.ts";
 import { AUTHORIZATION_TYPE, SERVICE_TYPE, TRUST_BUNDLE_TYPE, WORKLOAD_TYPE } from "./type-urls.ts";
 
 const MTLS_TO_WIRE: Record<MtlsMode, WireMtlsMode> = { permissive: WireMtlsMode.PERMISSIVE, strict: WireMtlsMode.STRICT, disable: WireMtlsMode.DISABLE };

@@ -1,22 +1,23 @@
 /**
- * The ztunnel's HTTP endpoints: admin on 127.0.0.1:15000 (config dump, connections, certificates,
- * log level), Prometheus on 15020, readiness on 15021. They read state; the only thing they change
- * is the log level. The config dump is what `mesh ztunnel-config` prints.
+ * The ztunnel's admin app on 127.0.0.1:15000: config dump, connections and certificates beside
+ * the shared log-level and readiness routes (src/telemetry/proxy-endpoints.ts). It only reads
+ * state. The config dump is what `mesh ztunnel-config` prints.
  */
-import { Hono } from "hono";
+import type { Hono } from "hono";
 import type { CertificateStatus } from "../identity/cert-manager.ts";
-import { formatEndpoint } from "../hbone/headers.ts";
+import { formatEndpoint } from "../net/endpoint.ts";
 import type { LogControl } from "../telemetry/log.ts";
-import { PROMETHEUS_CONTENT_TYPE, type MetricsRegistry } from "../telemetry/metrics.ts";
-import type { ConnectionTable } from "./connections.ts";
+import { proxyAdminApp, type ReadinessProbe } from "../telemetry/proxy-endpoints.ts";
+import type { ConnectionTable } from "../telemetry/connections.ts";
+import type { AdmittedConnection } from "./admission.ts";
 import type { ZtunnelState } from "./state.ts";
 
 export interface AdminSources {
   readonly state: () => ZtunnelState;
   readonly certificates: () => CertificateStatus[];
-  readonly connections: ConnectionTable;
+  readonly connections: ConnectionTable<AdmittedConnection>;
   readonly logs: LogControl;
-  readonly ready: () => { ready: boolean; reasons: string[] };
+  readonly ready: ReadinessProbe;
   readonly xds: () => { connected: boolean; lastError?: string };
 }
 
@@ -47,40 +48,9 @@ export function configDump(s: AdminSources, now = Date.now()) {
 }
 
 export function adminApp(s: AdminSources): Hono {
-  const app = new Hono();
+  const app = proxyAdminApp(s.logs, s.ready);
   app.get("/config_dump", (c) => c.json(configDump(s)));
   app.get("/certificates", (c) => c.json(s.certificates()));
   app.get("/connections", (c) => c.json(configDump(s).connections));
-  app.get("/logging", (c) => c.json({ level: s.logs.spec() }));
-  app.post("/logging", (c) => {
-    const level = c.req.query("level");
-    if (!level) return c.json({ error: "give ?level=SPEC, e.g. info,hbone=debug" }, 400);
-    try {
-      s.logs.setSpec(level);
-    } catch (err) {
-      return c.json({ error: (err as Error).message }, 400);
-    }
-    return c.json({ level: s.logs.spec() });
-  });
-  app.get("/healthz/ready", (c) => readiness(c, s));
-  return app;
-}
-
-function readiness(c: { json: (v: unknown, status?: 200 | 503) => Response }, s: AdminSources): Response {
-  const r = s.ready();
-  return c.json(r, r.ready ? 200 : 503);
-}
-
-export function metricsApp(metrics: MetricsRegistry): Hono {
-  const app = new Hono();
-  const render = () => new Response(metrics.render(), { headers: { "content-type": PROMETHEUS_CONTENT_TYPE } });
-  app.get("/metrics", render);
-  app.get("/stats/prometheus", render);
-  return app;
-}
-
-export function readinessApp(s: AdminSources): Hono {
-  const app = new Hono();
-  app.get("/healthz/ready", (c) => readiness(c, s));
   return app;
 }

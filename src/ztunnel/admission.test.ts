@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { admitHbone, admitPlaintext, recheck } from "./admission.ts";
-import { bookinfoState, productpage } from "./fixtures.test-support.ts";
+import { productpage } from "../state/bookinfo.test-support.ts";
+import { bookinfoState } from "./bookinfo-state.test-support.ts";
 
 const node2 = bookinfoState("node-2");
 const SLEEP = "spiffe://cluster.local/ns/bookinfo/sa/sleep";

@@ -9,10 +9,10 @@
  * permission_denied → 401 (policy).
  */
 import { MeshError } from "../errors/mesh-error.ts";
-import type { Endpoint } from "../hbone/headers.ts";
+import type { Endpoint } from "../net/endpoint.ts";
 import { parseSpiffeId } from "../identity/spiffe.ts";
 import { authorize, type ConnectionFacts, type Decision } from "../policy/l4-authorization.ts";
-import type { MtlsMode, WorkloadView } from "../xds/view.ts";
+import type { MtlsMode, WorkloadView } from "../state/view.ts";
 import type { ZtunnelState } from "./state.ts";
 
 export type Admission =
@@ -81,4 +81,10 @@ export function admitPlaintext(state: ZtunnelState, source: Endpoint, target: En
     return { allowed: false, workload, facts, error: new MeshError("permission_denied", "plaintext connection refused: PeerAuthentication is STRICT") };
   }
   return decide(state, workload, facts);
+}
+
+/** What an inbound connection's admission decided on, kept with the open connection to re-check. */
+export interface AdmittedConnection {
+  readonly workload: WorkloadView;
+  readonly facts: ConnectionFacts;
 }

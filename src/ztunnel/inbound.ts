@@ -8,18 +8,19 @@
 import net from "node:net";
 import type { Duplex } from "node:stream";
 import { MeshError } from "../errors/mesh-error.ts";
-import { formatEndpoint, type Endpoint } from "../hbone/headers.ts";
+import { formatEndpoint, type Endpoint } from "../net/endpoint.ts";
 import type { InboundTunnel } from "../hbone/server.ts";
 import { splice } from "../net/splice.ts";
 import type { Logger } from "../telemetry/log.ts";
-import type { WorkloadView } from "../xds/view.ts";
-import { admitHbone, admitPlaintext, recheck, type Admission } from "./admission.ts";
-import type { ConnectionInfo, ConnectionTable } from "./connections.ts";
-import { identityOf, type ZtunnelState } from "./state.ts";
+import type { WorkloadView } from "../state/view.ts";
+import { admitHbone, admitPlaintext, recheck, type Admission, type AdmittedConnection } from "./admission.ts";
+import type { ConnectionInfo, ConnectionTable } from "../telemetry/connections.ts";
+import { identityOf } from "../state/mesh-state.ts";
+import type { ZtunnelState } from "./state.ts";
 
 export interface InboundOptions {
   readonly state: () => ZtunnelState;
-  readonly connections: ConnectionTable;
+  readonly connections: ConnectionTable<AdmittedConnection>;
   readonly log: Logger;
   readonly connectTimeoutMs: number;
 }

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { planOutbound, type OutboundRoute } from "./route.ts";
-import { bookinfoState, productpage, productpageLocal, sleep, notsleep, outside, reviews, waypointA, waypointB } from "./fixtures.test-support.ts";
+import { productpage, productpageLocal, sleep, notsleep, outside, reviews, waypointA, waypointB } from "../state/bookinfo.test-support.ts";
+import { bookinfoState } from "./bookinfo-state.test-support.ts";
 
 const node1 = bookinfoState("node-1");
 const plan = (src: string, address: string, port: number, start = 0, state = node1) => planOutbound(state, src, { address, port }, { hbonePort: 15008, start });

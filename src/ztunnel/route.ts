@@ -13,9 +13,10 @@
  * when a hop cannot be reached (failover).
  */
 import { MeshError } from "../errors/mesh-error.ts";
-import type { Endpoint } from "../hbone/headers.ts";
-import type { ServiceView, WaypointRef, WorkloadView } from "../xds/view.ts";
-import { identityOf, type ZtunnelState } from "./state.ts";
+import type { Endpoint } from "../net/endpoint.ts";
+import type { ServiceView, WaypointRef, WorkloadView } from "../state/view.ts";
+import { identityOf } from "../state/mesh-state.ts";
+import type { ZtunnelState } from "./state.ts";
 
 export interface Hop {
   /** In-process: the destination is on this node (inbound policy still applies). */

@@ -19,7 +19,7 @@ import { caClient } from "../../src/identity/ca-client.ts";
 import { createCsr, generateWorkloadKey } from "../../src/identity/x509/csr.ts";
 import { XdsClient } from "../../src/xds/client.ts";
 import { AUTHORIZATION_TYPE, SERVICE_TYPE, WORKLOAD_TYPE } from "../../src/xds/type-urls.ts";
-import type { WorkloadView } from "../../src/xds/view.ts";
+import type { WorkloadView } from "../../src/state/view.ts";
 import { DECODERS } from "../../src/xds/wire.ts";
 import { meshBinary, REPO_ROOT } from "../support/binary.ts";
 import { run, type CommandResult } from "../support/command.ts";

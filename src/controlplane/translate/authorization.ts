@@ -8,7 +8,7 @@
 import { describeKey } from "../resources/resource.ts";
 import type { AuthorizationPolicySpec, AuthzRule } from "../resources/kinds/authorization-policy.ts";
 import type { Resource } from "../resources/resource.ts";
-import type { AuthorizationRule, AuthorizationView, Condition, DestinationMatch, SourceMatch } from "../../xds/view.ts";
+import type { AuthorizationRule, AuthorizationView, Condition, DestinationMatch, SourceMatch } from "../../state/view.ts";
 import type { TranslateOptions, TranslationWarning } from "./snapshot.ts";
 
 const L4_WHEN_KEYS = new Set(["source.ip", "source.namespace", "source.principal", "destination.ip", "destination.port"]);

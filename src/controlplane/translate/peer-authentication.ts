@@ -6,7 +6,7 @@
  */
 import type { PeerAuthenticationSpec } from "../resources/kinds/peer-authentication.ts";
 import type { Resource } from "../resources/resource.ts";
-import type { MtlsMode } from "../../xds/view.ts";
+import type { MtlsMode } from "../../state/view.ts";
 import { selectorMatches, type TranslateOptions } from "./snapshot.ts";
 
 type Mode = NonNullable<NonNullable<PeerAuthenticationSpec["mtls"]>["mode"]>;

@@ -12,7 +12,7 @@
  * within a phase, higher priority first, then namespace/name.
  */
 import type { Resource } from "../resources/resource.ts";
-import { resourceName, type FilterConfigView, type FilterPhase, type ListenerProtocol, type ServiceView, type WaypointConfigView, type WaypointListener, type WorkloadView } from "../../xds/view.ts";
+import { resourceName, type FilterConfigView, type FilterPhase, type ListenerProtocol, type ServiceView, type WaypointConfigView, type WaypointListener, type WorkloadView } from "../../state/view.ts";
 import type { ResourceSnapshot, RouteFields, TranslateOptions, TranslationWarning } from "./snapshot.ts";
 import { hbonePortOf, WAYPOINT_CLASS, waypointFor } from "./waypoints.ts";
 

@@ -10,7 +10,7 @@
  */
 import { USE_WAYPOINT_LABEL, USE_WAYPOINT_NAMESPACE_LABEL } from "../resources/kinds/namespace.ts";
 import type { Resource } from "../resources/resource.ts";
-import type { WaypointRef } from "../../xds/view.ts";
+import type { WaypointRef } from "../../state/view.ts";
 import { selectorMatches, type GatewayFields, type TranslationWarning } from "./snapshot.ts";
 
 export const WAYPOINT_FOR_LABEL = "istio.io/waypoint-for";

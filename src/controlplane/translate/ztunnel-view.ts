@@ -9,7 +9,7 @@ import type { Resource } from "../resources/resource.ts";
 import type { ServiceSpec } from "../resources/kinds/service.ts";
 import type { WorkloadEntrySpec } from "../resources/kinds/workload-entry.ts";
 import { canonicalIp } from "../../net/ip.ts";
-import { resourceName, type AuthorizationView, type PortMapping, type ServiceView, type WorkloadView, type ZtunnelView } from "../../xds/view.ts";
+import { resourceName, type AuthorizationView, type PortMapping, type ServiceView, type WorkloadView, type ZtunnelView } from "../../state/view.ts";
 import { translateAuthorizationPolicy, type TranslatedPolicy } from "./authorization.ts";
 import { prepareMtls } from "./peer-authentication.ts";
 import { SelectorIndex } from "./selector-index.ts";

@@ -12,7 +12,7 @@ import { MeshError } from "../../errors/mesh-error.ts";
 import type { Logger } from "../../telemetry/log.ts";
 import type { MetricsRegistry } from "../../telemetry/metrics.ts";
 import { AUTHORIZATION_TYPE, SERVICE_TYPE, TRUST_BUNDLE_TYPE, WAYPOINT_CONFIG_TYPE, WORKLOAD_TYPE } from "../../xds/type-urls.ts";
-import { resourceName, type TrustBundleView } from "../../xds/view.ts";
+import { resourceName, type TrustBundleView } from "../../state/view.ts";
 import { encodeTrustBundle, encodeWorkload } from "../../xds/wire.ts";
 import { encodeWaypointConfig } from "../../xds/waypoint-wire.ts";
 import { waypointsOf } from "../translate/waypoint-view.ts";
@@ -22,7 +22,7 @@ import { snapshotOf, type TranslateOptions, type TranslationWarning } from "../t
 import { prepareMeshTranslation, type MeshContext } from "../translate/ztunnel-view.ts";
 import { keyOf, keyString, type Resource, type StoredResource } from "../resources/resource.ts";
 import type { WorkloadEntrySpec } from "../resources/kinds/workload-entry.ts";
-import type { WorkloadView } from "../../xds/view.ts";
+import type { WorkloadView } from "../../state/view.ts";
 import type { NackRecord, ResourceDelta } from "./delta-session.ts";
 import { encodeZtunnelView, ResourceEncoder, type EncodedResource, type ResourceIndex } from "./resources.ts";
 

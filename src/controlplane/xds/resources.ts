@@ -9,7 +9,7 @@ import { create } from "@bufbuild/protobuf";
 import { AnySchema, type Any } from "@bufbuild/protobuf/wkt";
 import { ResourceSchema, type Resource } from "../../gen/envoy/service/discovery/v3/discovery_pb.ts";
 import { AUTHORIZATION_TYPE, SERVICE_TYPE, WORKLOAD_TYPE } from "../../xds/type-urls.ts";
-import { resourceName, type ZtunnelView } from "../../xds/view.ts";
+import { resourceName, type ZtunnelView } from "../../state/view.ts";
 import { encodeAuthorization, encodeService, encodeWorkload } from "../../xds/wire.ts";
 
 export interface EncodedResource {

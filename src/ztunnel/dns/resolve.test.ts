@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { formatIp } from "../../net/ip.ts";
-import type { ServiceView } from "../../xds/view.ts";
+import type { ServiceView } from "../../state/view.ts";
 import { CLASS_IN, RR_TYPE } from "./message.ts";
 import { type DnsDecision, DnsTable, type DnsTableOptions } from "./resolve.ts";
 

@@ -18,7 +18,7 @@
  * by namespace then name. Wildcard hosts ("*.example.com") and unparsable VIPs are ignored.
  */
 import { parseIp } from "../../net/ip.ts";
-import type { ServiceView } from "../../xds/view.ts";
+import type { ServiceView } from "../../state/view.ts";
 import { CLASS_ANY, CLASS_IN, RR_TYPE } from "./message.ts";
 
 export const DEFAULT_CLUSTER_DOMAIN = "cluster.local";

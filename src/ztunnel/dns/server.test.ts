@@ -13,7 +13,7 @@ import { MeshError } from "../../errors/mesh-error.ts";
 import { formatIp } from "../../net/ip.ts";
 import { createLogControl } from "../../telemetry/log.ts";
 import type { HostPort } from "../../util/host-port.ts";
-import type { ServiceView } from "../../xds/view.ts";
+import type { ServiceView } from "../../state/view.ts";
 import { buildQuery, buildReply, type DnsMessage, parseMessage, parseQuery, RCODE, RR_TYPE } from "./message.ts";
 import { DnsTable } from "./resolve.ts";
 import { type DnsLookup, type DnsProxy, type DnsProxyOptions, startDnsProxy, upstreamsFromResolvConf } from "./server.ts";

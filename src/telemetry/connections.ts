@@ -1,16 +1,14 @@
 /**
- * Every connection a ztunnel carries, from open to close: what the admin endpoint lists, what
+ * Every TCP connection a proxy carries, from open to close: what the admin endpoint lists, what
  * policy changes re-check, and — when it closes — one access-log line in ztunnel's shape and the
  * istio_tcp_* metrics. Byte counts are read from the plaintext socket's own counters at close, so
  * the data path does no per-chunk accounting.
  */
 import type { Duplex } from "node:stream";
-import type { Endpoint } from "../hbone/headers.ts";
-import { formatEndpoint } from "../hbone/headers.ts";
-import type { ConnectionFacts } from "../policy/l4-authorization.ts";
+import { formatEndpoint, type Endpoint } from "../net/endpoint.ts";
 import type { Logger } from "../telemetry/log.ts";
 import type { MetricsRegistry, Counter } from "../telemetry/metrics.ts";
-import type { ServiceView, WorkloadView } from "../xds/view.ts";
+import type { ServiceView, WorkloadView } from "../state/view.ts";
 
 export type Direction = "inbound" | "outbound";
 
@@ -39,12 +37,12 @@ export interface ByteSource {
   readonly bytesWritten: number;
 }
 
-export interface OpenConnection {
+export interface OpenConnection<Recheck = unknown> {
   readonly id: number;
   readonly info: ConnectionInfo;
   readonly started: number;
-  /** Inbound only: what policy decided on, to re-check when policy changes. */
-  readonly policy?: { readonly workload: WorkloadView; readonly facts: ConnectionFacts };
+  /** What policy decided on, to re-check when policy changes (the proxy's own record). */
+  readonly policy?: Recheck;
   readonly streams: readonly Duplex[];
 }
 
@@ -68,11 +66,11 @@ const LABELS = [
   "connection_security_policy",
 ] as const;
 
-export class ConnectionTable {
+export class ConnectionTable<Recheck = unknown> {
   readonly #log: Logger;
   readonly #now: () => number;
   readonly #m: Families;
-  readonly #open = new Map<number, OpenConnection>();
+  readonly #open = new Map<number, OpenConnection<Recheck>>();
   #next = 1;
 
   constructor(options: { log: Logger; metrics: MetricsRegistry; now?: () => number }) {
@@ -91,7 +89,7 @@ export class ConnectionTable {
     return this.#open.size;
   }
 
-  list(): OpenConnection[] {
+  list(): OpenConnection<Recheck>[] {
     return [...this.#open.values()];
   }
 
@@ -99,9 +97,9 @@ export class ConnectionTable {
    * Record an open connection; call the returned function once when it is over, with the socket
    * whose counters measure it and the error that ended it, if any.
    */
-  open(info: ConnectionInfo, streams: readonly Duplex[], policy?: OpenConnection["policy"]): (bytes: ByteSource | undefined, error?: string) => void {
+  open(info: ConnectionInfo, streams: readonly Duplex[], policy?: Recheck): (bytes: ByteSource | undefined, error?: string) => void {
     const id = this.#next++;
-    const entry: OpenConnection = { id, info, started: this.#now(), streams, ...(policy ? { policy } : {}) };
+    const entry: OpenConnection<Recheck> = { id, info, started: this.#now(), streams, ...(policy ? { policy } : {}) };
     this.#open.set(id, entry);
     const labels = metricLabels(info);
     this.#m.opened.labels(labels).inc();
@@ -121,8 +119,9 @@ export class ConnectionTable {
 
   /** A connection refused before it was carried (no bytes): logged the same way, with the error. */
   refused(info: ConnectionInfo, error: string): void {
-    this.#m.opened.labels(metricLabels(info)).inc();
-    this.#m.closed.labels(metricLabels(info)).inc();
+    const labels = metricLabels(info);
+    this.#m.opened.labels(labels).inc();
+    this.#m.closed.labels(labels).inc();
     this.logComplete(info, 0, 0, 0, error);
   }
 

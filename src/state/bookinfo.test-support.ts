@@ -1,10 +1,9 @@
 /**
- * A small mesh as a ztunnel sees it, for the ztunnel's table tests: the seed article's bookinfo
- * (sleep and notsleep on node-1, productpage on node-2 behind a VIP), a workload outside the mesh,
- * and a service behind a waypoint with two replicas.
+ * A small mesh as the proxies see it, for table tests: the seed article's bookinfo (sleep and
+ * notsleep on node-1, productpage on node-2 behind a VIP), a workload outside the mesh, and a
+ * service behind a waypoint with two replicas.
  */
-import type { AuthorizationView, ServiceView, WorkloadView } from "../xds/view.ts";
-import { ZtunnelState } from "./state.ts";
+import type { AuthorizationView, ServiceView, WorkloadView } from "./view.ts";
 
 export function workload(name: string, address: string, node: string, extra: Partial<WorkloadView> = {}): WorkloadView {
   return {
@@ -63,11 +62,8 @@ export const allowSleepOnly: AuthorizationView = {
   rules: [{ from: [{ principals: ["cluster.local/ns/bookinfo/sa/sleep"], notPrincipals: [], namespaces: [], notNamespaces: [], ipBlocks: [], notIpBlocks: [] }], to: [], when: [] }],
 };
 
-export function bookinfoState(node: string, options: { policies?: AuthorizationView[]; workloads?: WorkloadView[] } = {}): ZtunnelState {
-  return ZtunnelState.build({
-    node,
-    workloads: options.workloads ?? [sleep, notsleep, productpage, outside, reviews, waypointA, waypointB],
-    services: [productpageService, reviewsService, waypointService],
-    authorizations: options.policies ?? [allowSleepOnly],
-  });
-}
+export const bookinfoView = {
+  workloads: [sleep, notsleep, productpage, outside, reviews, waypointA, waypointB],
+  services: [productpageService, reviewsService, waypointService],
+  authorizations: [allowSleepOnly],
+} as const;

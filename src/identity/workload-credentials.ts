@@ -1,5 +1,5 @@
 /**
- * The TLS material of a ztunnel's workloads: client credentials for outbound tunnels and server
+ * The TLS material of a proxy's workloads (a ztunnel's local workloads, a waypoint's own identity): client credentials for outbound tunnels and server
  * contexts for inbound ones, both from the certificate manager's current certificates and the
  * trust bundle from xDS. Server contexts are built once per (certificate, bundle) and chosen
  * synchronously per connection; a workload without a certificate yet has no context, so its
@@ -7,12 +7,12 @@
  */
 import tls from "node:tls";
 import type { ClientCredentials } from "../hbone/client.ts";
-import type { CertificateManager, WorkloadCertificate } from "../identity/cert-manager.ts";
+import type { CertificateManager, WorkloadCertificate } from "./cert-manager.ts";
 import { MeshError } from "../errors/mesh-error.ts";
-import type { TrustBundleView, WorkloadView } from "../xds/view.ts";
-import { identityOf } from "./state.ts";
+import type { TrustBundleView, WorkloadView } from "../state/view.ts";
+import { identityOf } from "../state/mesh-state.ts";
 
-export class WorkloadIdentities {
+export class WorkloadCredentials {
   readonly #certs: CertificateManager;
   #bundle: TrustBundleView | undefined;
   /** Bumped on every bundle change: part of every context and credential version. */
