@@ -70,10 +70,15 @@ describe("mesh CLI", () => {
     expect(r.code).toBe(2);
     expect(r.err).toContain("chatty");
   });
-  test("commands not built yet say so and exit 3", async () => {
-    const r = await cli("waypoint", "--gateway", "ns/wp", "--control-plane", "127.0.0.1:15012", "--token-file", "t");
-    expect(r.code).toBe(3);
-    expect(r.err).toContain("not built yet");
+  test("waypoint: a --gateway that is not NS/NAME or an --address that is not an IP exits 2 and names the flag", async () => {
+    for (const [flag, argv] of [
+      ["--gateway", ["--gateway", "wp", "--address", "127.0.3.1"]],
+      ["--address", ["--gateway", "ns/wp", "--address", "host.example"]],
+    ] as const) {
+      const r = await cli("waypoint", ...argv, "--node", "n", "--control-plane", "127.0.0.1:15012", "--token-file", "t");
+      expect(r.code).toBe(2);
+      expect(r.err).toContain(flag);
+    }
   });
   test("config file: values apply, flags win, unknown keys and bad YAML are refused", async () => {
     const good = join(dir, "good.yaml");

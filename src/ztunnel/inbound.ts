@@ -5,9 +5,10 @@
  * workload; admitted connections stay in the connection table with the facts policy decided on,
  * so a policy change re-checks them and closes the ones it no longer allows.
  */
-import net from "node:net";
+import type net from "node:net";
 import type { Duplex } from "node:stream";
-import { MeshError } from "../errors/mesh-error.ts";
+import type { MeshError } from "../errors/mesh-error.ts";
+import { connectTcp } from "../net/connect.ts";
 import { formatEndpoint, type Endpoint } from "../net/endpoint.ts";
 import type { InboundTunnel } from "../hbone/server.ts";
 import { splice } from "../net/splice.ts";
@@ -23,29 +24,6 @@ export interface InboundOptions {
   readonly connections: ConnectionTable<AdmittedConnection>;
   readonly log: Logger;
   readonly connectTimeoutMs: number;
-}
-
-/**
- * Connect to a workload; rejects with "unavailable" (HBONE 503) when it cannot be reached, and
- * gives up at once when `signal` aborts (the client went away while we were connecting).
- */
-export function connectUpstream(target: Endpoint, timeoutMs: number, signal?: AbortSignal): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: target.address, port: target.port, allowHalfOpen: true, noDelay: true });
-    const timer = setTimeout(() => socket.destroy(new Error(`connect timed out after ${timeoutMs} ms`)), timeoutMs);
-    const onAbort = () => socket.destroy(new Error("the client went away"));
-    signal?.addEventListener("abort", onAbort, { once: true });
-    socket.once("close", () => signal?.removeEventListener("abort", onAbort));
-    socket.once("connect", () => {
-      clearTimeout(timer);
-      socket.removeAllListeners("error");
-      resolve(socket);
-    });
-    socket.once("error", (err) => {
-      clearTimeout(timer);
-      reject(new MeshError("unavailable", `upstream ${formatEndpoint(target)}: ${err.message}`, { cause: err }));
-    });
-  });
 }
 
 export class Inbound {
@@ -86,7 +64,7 @@ export class Inbound {
     t.onClose(() => {
       if (connecting) gone.abort();
     });
-    connectUpstream(target, this.#o.connectTimeoutMs, gone.signal).then(
+    connectTcp(target, this.#o.connectTimeoutMs, gone.signal).then(
       (upstream) => {
         connecting = false;
         const stream = t.accept();
@@ -109,7 +87,7 @@ export class Inbound {
       resetSocket(socket);
       return;
     }
-    connectUpstream(target, this.#o.connectTimeoutMs).then(
+    connectTcp(target, this.#o.connectTimeoutMs).then(
       (upstream) => this.#carry(info, socket, upstream, admission),
       (err: MeshError) => {
         this.#o.connections.refused(info, err.message);
@@ -133,7 +111,7 @@ export class Inbound {
     }
     let upstream: net.Socket;
     try {
-      upstream = await connectUpstream(target, this.#o.connectTimeoutMs);
+      upstream = await connectTcp(target, this.#o.connectTimeoutMs);
     } catch (err) {
       this.#o.connections.refused(info, (err as Error).message);
       throw err;

@@ -12,13 +12,15 @@ import { MeshError } from "../errors/mesh-error.ts";
 import type { HbonePool } from "../hbone/client.ts";
 import { newTraceparent } from "../hbone/headers.ts";
 import type { Endpoint } from "../net/endpoint.ts";
+import { connectTcp } from "../net/connect.ts";
+import { baggageOf } from "../state/baggage.ts";
 import { splice } from "../net/splice.ts";
 import type { Logger } from "../telemetry/log.ts";
 import type { WorkloadView } from "../state/view.ts";
 import type { ConnectionInfo, ConnectionTable } from "../telemetry/connections.ts";
 import type { WorkloadCredentials } from "../identity/workload-credentials.ts";
 import type { AdmittedConnection } from "./admission.ts";
-import { connectUpstream, type Inbound } from "./inbound.ts";
+import type { Inbound } from "./inbound.ts";
 import { planOutbound, type Hop, type OutboundRoute } from "./route.ts";
 import { identityOf } from "../state/mesh-state.ts";
 import type { ZtunnelState } from "./state.ts";
@@ -41,15 +43,6 @@ export interface OutboundHooks {
   /** The path is up; bytes may flow. Returns bytes the client already sent, to forward first. */
   established(): Uint8Array | undefined;
   refused(error: MeshError): void;
-}
-
-function baggageOf(w: WorkloadView): Record<string, string> {
-  const out: Record<string, string> = { "k8s.namespace.name": w.namespace, "k8s.workload.name": w.name };
-  const app = w.labels["app.kubernetes.io/name"] ?? w.labels.app;
-  const version = w.labels["app.kubernetes.io/version"] ?? w.labels.version;
-  if (app) out["service.name"] = app;
-  if (version) out["service.version"] = version;
-  return out;
 }
 
 const FINAL: ReadonlySet<string> = new Set(["permission_denied", "unauthenticated", "invalid_argument"]);
@@ -81,7 +74,7 @@ export class Outbound {
       const info: ConnectionInfo = { direction: "outbound", src: srcPeer, dst: { addr: route.target }, dstAddr: route.target, mtls: false };
       let upstream: net.Socket;
       try {
-        upstream = await connectUpstream(route.target, this.#o.connectTimeoutMs);
+        upstream = await connectTcp(route.target, this.#o.connectTimeoutMs);
       } catch (err) {
         connections.refused(info, (err as Error).message);
         hooks.refused(MeshError.from(err, "unavailable"));

@@ -320,13 +320,16 @@ export async function startZtunnel(config: ZtunnelConfig, rt: RuntimePort, logs:
       drain: (deadlineMs = config.drainTimeoutMs) =>
         (drained ??= (async () => {
           log.info("draining", { connections: connections.size, deadlineMs });
-          await Promise.all(listeners.map((l) => l.close().catch(() => {})));
+          // Stop accepting now; the closes resolve once the drain has closed the listeners' connections
+          // (peers keep pooled HBONE connections open, so awaiting them first would wait for the peers).
+          const closing = Promise.all(listeners.map((l) => l.close().catch(() => {})));
           const until = Date.now() + deadlineMs;
           await hboneServer.drain(deadlineMs);
           while (connections.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
           const cut = connections.list();
           for (const c of cut) for (const s of c.streams) s.destroy();
           if (cut.length > 0) log.warn("drain deadline passed; connections closed", { connections: cut.length });
+          await closing;
           await localSync;
           for (const f of cleanups.reverse()) await f();
           log.info("ztunnel stopped");

@@ -26,12 +26,12 @@ describe("dist/mesh copied alone into an empty directory", () => {
     expect(r.code).toBe(0);
     for (const c of ["control-plane", "ztunnel", "waypoint", "apply", "get", "delete", "demo", "version"]) expect(r.stdout).toContain(c);
   });
-  test("usage errors exit 2, unbuilt roles exit 3", async () => {
+  test("usage errors exit 2", async () => {
     expect((await run([alone, "frobnicate"], { cwd: dir, env })).code).toBe(2);
     expect((await run([alone, "version", "--bogus"], { cwd: dir, env })).code).toBe(2);
-    const r = await run([alone, "waypoint", "--gateway", "ns/wp", "--control-plane", "127.0.0.1:15012", "--token-file", "t"], { cwd: dir, env });
-    expect(r.code).toBe(3);
-    expect(r.stderr).toContain("not built yet");
+    const r = await run([alone, "waypoint", "--gateway", "wp", "--node", "n", "--control-plane", "127.0.0.1:15012", "--token-file", "t"], { cwd: dir, env });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("--gateway");
   });
   test("mesh demo --check walks through the seed article's story and passes", async () => {
     const r = await run([alone, "demo", "--check"], { cwd: dir, env, timeoutMs: 60_000 });

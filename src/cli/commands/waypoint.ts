@@ -1,14 +1,72 @@
-/** `mesh waypoint`: the L7 proxy for a set of destinations. */
+/** `mesh waypoint`: the L7 proxy for one Gateway of class istio-waypoint. */
+import { readFileSync } from "node:fs";
+import { MeshError } from "../../errors/mesh-error.ts";
+import { tokenFromFile } from "../../identity/ca-client.ts";
+import { canonicalIp } from "../../net/ip.ts";
+import { formatHostPort, parseHostPort } from "../../util/host-port.ts";
+import { startWaypoint } from "../../waypoint/waypoint.ts";
 import type { Command } from "../command.ts";
-import { notBuiltYet } from "../not-built.ts";
+import { runUntilSignal } from "../wait-for-signal.ts";
+
+function parseGateway(text: string): { namespace: string; name: string } {
+  const parts = text.split("/");
+  if (parts.length !== 2 || !parts[0] || !parts[1]) throw new MeshError("invalid_argument", `--gateway ${JSON.stringify(text)}: give NAMESPACE/NAME`, { detail: { path: "--gateway" } });
+  return { namespace: parts[0], name: parts[1] };
+}
 
 export const waypointCommand: Command = {
   name: "waypoint",
   summary: "run an L7 waypoint proxy for a Gateway of class istio-waypoint",
   options: [
     { name: "gateway", type: "string", arg: "NS/NAME", required: true, description: "the Gateway resource this waypoint serves" },
-    { name: "control-plane", type: "address", arg: "HOST:PORT", required: true, description: "control plane xDS address, HOST:PORT" },
-    { name: "token-file", type: "string", arg: "FILE", required: true, description: "node token (mesh token create --node NAME)" },
+    { name: "node", type: "string", arg: "NAME", required: true, description: "the node this replica runs on (its WorkloadEntry's spec.node)" },
+    { name: "control-plane", type: "address", arg: "HOST:PORT", required: true, description: "control plane xDS and CA address, HOST:PORT" },
+    { name: "control-plane-ca", type: "string", arg: "FILE", description: "PEM roots to verify the control plane's TLS certificate (without it: plaintext h2c, development only)" },
+    { name: "token-file", type: "string", arg: "FILE", required: true, description: "node token (mesh token create --node NAME); re-read on every reconnect" },
+    { name: "address", type: "string", arg: "IP", description: "which replica this is, when several of the Gateway's replicas run on the node" },
+    { name: "data-dir", type: "string", arg: "DIR", default: "./waypoint-data", description: "where the last good xDS config is persisted" },
+    { name: "admin-address", type: "address", arg: "HOST:PORT", default: "127.0.0.1:15000", description: "admin endpoint: config dump, log level" },
+    { name: "metrics-address", type: "address", arg: "HOST:PORT", default: "0.0.0.0:15020", description: "Prometheus metrics" },
+    { name: "readiness-address", type: "address", arg: "HOST:PORT", default: "0.0.0.0:15021", description: "readiness (/healthz/ready)" },
+    { name: "hbone-port", type: "int", default: "15008", description: "HBONE port of the ztunnels (upstream tunnels)" },
+    { name: "drain-timeout", type: "duration", default: "5s", description: "on SIGTERM, how long open requests and tunnels may take to finish" },
+    { name: "connect-timeout", type: "duration", default: "5s", description: "deadline to reach an upstream endpoint" },
   ],
-  run: notBuiltYet("mesh waypoint", "a later waypoint issue"),
+  run: async ({ rt, options, logs }) => {
+    const caFile = options["control-plane-ca"] as string | undefined;
+    let controlPlaneCa: string | undefined;
+    if (caFile) {
+      try {
+        controlPlaneCa = readFileSync(caFile, "utf8");
+      } catch (err) {
+        throw new MeshError("invalid_argument", `--control-plane-ca ${caFile}: ${(err as Error).message}`, { detail: { path: "--control-plane-ca" } });
+      }
+    }
+    const addressText = options.address as string | undefined;
+    const address = addressText === undefined ? undefined : canonicalIp(addressText);
+    if (address === null) throw new MeshError("invalid_argument", `--address ${JSON.stringify(addressText)} is not an IP address`, { detail: { path: "--address" } });
+    const drainMs = options["drain-timeout"] as number;
+    const running = await startWaypoint(
+      {
+        gateway: parseGateway(options.gateway as string),
+        node: options.node as string,
+        controlPlane: `${controlPlaneCa ? "https" : "http"}://${formatHostPort(parseHostPort(options["control-plane"] as string, "127.0.0.1"))}`,
+        ...(controlPlaneCa ? { controlPlaneCa } : {}),
+        token: tokenFromFile(options["token-file"] as string),
+        dataDir: options["data-dir"] as string,
+        ...(address ? { address } : {}),
+        listen: {
+          admin: parseHostPort(options["admin-address"] as string),
+          metrics: parseHostPort(options["metrics-address"] as string),
+          readiness: parseHostPort(options["readiness-address"] as string),
+        },
+        hbonePort: options["hbone-port"] as number,
+        drainTimeoutMs: drainMs,
+        connectTimeoutMs: options["connect-timeout"] as number,
+      },
+      rt,
+      logs,
+    );
+    return runUntilSignal(rt, logs.logger("waypoint"), () => running.drain(drainMs), drainMs + 5_000);
+  },
 };

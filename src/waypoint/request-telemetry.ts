@@ -1,0 +1,95 @@
+/**
+ * One record per HTTP request a waypoint carries: the access-log line (Envoy's default fields,
+ * plus the source and destination identities) and Istio's request metrics with
+ * reporter="waypoint" and Istio's label names, so Istio's dashboards read them unchanged.
+ */
+import type { Logger } from "../telemetry/log.ts";
+import type { Counter, Histogram, MetricsRegistry } from "../telemetry/metrics.ts";
+
+const LABELS = [
+  "reporter",
+  "source_workload",
+  "source_workload_namespace",
+  "source_principal",
+  "destination_workload",
+  "destination_workload_namespace",
+  "destination_principal",
+  "destination_service",
+  "destination_service_name",
+  "destination_service_namespace",
+  "request_protocol",
+  "response_code",
+  "response_flags",
+  "connection_security_policy",
+] as const;
+
+/** Istio's default buckets for request durations, in milliseconds. */
+const DURATION_BUCKETS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
+
+export interface RequestRecord {
+  readonly method: string;
+  readonly path: string;
+  readonly protocol: string;
+  readonly authority: string;
+  readonly status: number;
+  /** Envoy response flag ("-" when none). */
+  readonly flags: string;
+  readonly durationMs: number;
+  readonly requestId: string;
+  readonly userAgent: string | undefined;
+  readonly forwardedFor: string | undefined;
+  readonly upstreamHost: string | undefined;
+  readonly source: { readonly principal: string; readonly workload?: string; readonly namespace?: string };
+  readonly destination: { readonly principal?: string; readonly workload?: string; readonly namespace?: string; readonly service?: string; readonly serviceName?: string; readonly serviceNamespace?: string };
+}
+
+export class RequestTelemetry {
+  readonly #log: Logger;
+  readonly #requests: Counter;
+  readonly #duration: Histogram;
+
+  constructor(log: Logger, metrics: MetricsRegistry) {
+    this.#log = log;
+    this.#requests = metrics.counter("istio_requests_total", "Requests the waypoint carried", LABELS);
+    this.#duration = metrics.histogram("istio_request_duration_milliseconds", "Request duration through the waypoint", LABELS, DURATION_BUCKETS);
+  }
+
+  record(r: RequestRecord): void {
+    const labels = {
+      reporter: "waypoint",
+      source_workload: r.source.workload ?? "unknown",
+      source_workload_namespace: r.source.namespace ?? "unknown",
+      source_principal: r.source.principal,
+      destination_workload: r.destination.workload ?? "unknown",
+      destination_workload_namespace: r.destination.namespace ?? "unknown",
+      destination_principal: r.destination.principal ?? "unknown",
+      destination_service: r.destination.service ?? "unknown",
+      destination_service_name: r.destination.serviceName ?? "unknown",
+      destination_service_namespace: r.destination.serviceNamespace ?? "unknown",
+      request_protocol: r.protocol.startsWith("HTTP/2") ? "http2" : "http",
+      response_code: String(r.status),
+      response_flags: r.flags,
+      connection_security_policy: "mutual_tls",
+    };
+    this.#requests.labels(labels).inc();
+    this.#duration.labels(labels).observe(r.durationMs);
+    this.#log.info("request complete", {
+      method: r.method,
+      path: r.path,
+      protocol: r.protocol,
+      response_code: r.status,
+      response_flags: r.flags,
+      duration: `${Math.round(r.durationMs)}ms`,
+      x_forwarded_for: r.forwardedFor ?? "-",
+      user_agent: r.userAgent ?? "-",
+      request_id: r.requestId,
+      authority: r.authority,
+      upstream_host: r.upstreamHost ?? "-",
+      "src.identity": r.source.principal,
+      ...(r.source.workload ? { "src.workload": r.source.workload, "src.namespace": r.source.namespace } : {}),
+      ...(r.destination.principal ? { "dst.identity": r.destination.principal } : {}),
+      ...(r.destination.workload ? { "dst.workload": r.destination.workload, "dst.namespace": r.destination.namespace } : {}),
+      ...(r.destination.service ? { "dst.service": r.destination.service } : {}),
+    });
+  }
+}

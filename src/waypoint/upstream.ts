@@ -1,0 +1,88 @@
+/**
+ * The waypoint's upstream connections: one keep-alive node:http Agent per hop (endpoint and the
+ * identity it must prove), whose connections are HBONE tunnels opened from the shared pool as
+ * the waypoint's own identity — or plain TCP to an endpoint outside the mesh. HTTP/1.1
+ * connections are reused across requests; the tunnels under them share the pool's mTLS HTTP/2
+ * connections. Agents of hops that left the mesh are closed on the next prune.
+ */
+import http from "node:http";
+import type { Duplex } from "node:stream";
+import type { ClientCredentials, HbonePool } from "../hbone/client.ts";
+import { newTraceparent } from "../hbone/headers.ts";
+import { connectTcp } from "../net/connect.ts";
+import { formatEndpoint, type Endpoint } from "../net/endpoint.ts";
+import { baggageOf } from "../state/baggage.ts";
+import type { WorkloadView } from "../state/view.ts";
+import { asHttpSocket } from "./http-socket.ts";
+import type { UpstreamHop } from "./upstream-plan.ts";
+
+export interface UpstreamOptions {
+  readonly pool: HbonePool;
+  /** The waypoint's own credentials (its replica's identity). */
+  readonly credentials: () => Promise<ClientCredentials>;
+  /** The waypoint's replica: its address is the tunnels' source, its labels their baggage. */
+  readonly self: () => { readonly workload: WorkloadView; readonly address: Endpoint };
+  readonly connectTimeoutMs: number;
+  /** Idle upstream HTTP connections kept per hop. */
+  readonly maxIdlePerHop?: number;
+}
+
+/** The error code of a connection that never reached its hop (nothing of a request was sent on it). */
+export const UPSTREAM_CONNECT_FAILED = "MESH_UPSTREAM_CONNECT_FAILED";
+
+const hopKey = (hop: UpstreamHop) => (hop.hbone ? `${hop.hbone.identity}|${formatEndpoint(hop.hbone.address)}|${formatEndpoint(hop.target)}` : `tcp|${formatEndpoint(hop.target)}`);
+
+export class Upstream {
+  readonly #o: UpstreamOptions;
+  readonly #agents = new Map<string, http.Agent>();
+
+  constructor(options: UpstreamOptions) {
+    this.#o = options;
+  }
+
+  /** The agent whose connections reach this hop. */
+  agentFor(hop: UpstreamHop): http.Agent {
+    const key = hopKey(hop);
+    let agent = this.#agents.get(key);
+    if (!agent) {
+      agent = new http.Agent({ keepAlive: true, maxFreeSockets: this.#o.maxIdlePerHop ?? 64 });
+      const open = () => this.#open(hop);
+      // node:http calls createConnection(options, callback); an async connection reports through the callback.
+      (agent as unknown as { createConnection: (o: unknown, cb: (err: Error | null, s?: Duplex) => void) => undefined }).createConnection = (_o, cb) => {
+        open().then(
+          (s) => cb(null, s),
+          (err: Error) => cb(Object.assign(new Error(err.message, { cause: err }), { code: UPSTREAM_CONNECT_FAILED })),
+        );
+        return undefined;
+      };
+      this.#agents.set(key, agent);
+    }
+    return agent;
+  }
+
+  async #open(hop: UpstreamHop): Promise<Duplex> {
+    if (!hop.hbone) return connectTcp(hop.target, this.#o.connectTimeoutMs);
+    const self = this.#o.self();
+    const stream = await this.#o.pool.open(await this.#o.credentials(), {
+      hbone: hop.hbone.address,
+      expectedIdentity: hop.hbone.identity,
+      connect: { target: hop.target, source: self.address, baggage: baggageOf(self.workload), traceparent: newTraceparent() },
+    });
+    return asHttpSocket(stream);
+  }
+
+  /** Close the agents of hops not in `keep` (by the endpoints now in the mesh). */
+  prune(keep: readonly UpstreamHop[]): void {
+    const wanted = new Set(keep.map(hopKey));
+    for (const [key, agent] of this.#agents) {
+      if (wanted.has(key)) continue;
+      agent.destroy();
+      this.#agents.delete(key);
+    }
+  }
+
+  close(): void {
+    for (const agent of this.#agents.values()) agent.destroy();
+    this.#agents.clear();
+  }
+}

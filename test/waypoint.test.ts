@@ -1,0 +1,205 @@
+/**
+ * The waypoint in-process, end to end on loopback: a control plane, two ztunnels (SOCKS5 mode)
+ * and one waypoint replica, all real (mTLS, HBONE, the mesh CA). `reviews` uses the waypoint;
+ * sleep's request to the reviews VIP goes sleep → ztunnel node-1 → waypoint → ztunnel node-2 →
+ * a reviews endpoint, and the waypoint carries it as HTTP: it adds the proxy headers, balances
+ * over the endpoints, fails over from a dead one, answers Envoy's 503 when none is left, and
+ * reports `istio_requests_total{reporter="waypoint"}`. The destination ztunnel sees the waypoint's
+ * identity, not sleep's. A destination the waypoint does not front is refused at CONNECT.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import http from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { BOOKINFO_DEMO_YAML } from "../src/cli/demo/manifests.ts";
+import { socksGet } from "../src/cli/demo/socks-get.ts";
+import type { RunningControlPlane } from "../src/controlplane/server.ts";
+import { bunRuntime } from "../src/runtime/bun.ts";
+import { createLogControl } from "../src/telemetry/log.ts";
+import { startWaypoint, type RunningWaypoint } from "../src/waypoint/waypoint.ts";
+import { startZtunnel, type RunningZtunnel } from "../src/ztunnel/ztunnel.ts";
+import { applyAndWait, startTestControlPlane } from "./support/control-plane.ts";
+import { eventually } from "./support/eventually.ts";
+import { freePort } from "./support/ports.ts";
+
+const MESH = `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: waypoint, namespace: bookinfo}
+spec: {gatewayClassName: istio-waypoint, listeners: [{name: mesh, port: HBONE_PORT, protocol: HBONE}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: reviews, namespace: bookinfo, labels: {istio.io/use-waypoint: waypoint}}
+spec: {selector: {app: reviews}, clusterIP: 10.96.0.30, ports: [{name: http, port: 9080}]}
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: reviews-v1, namespace: bookinfo}
+spec: {address: 127.0.2.31, node: node-2, serviceAccount: bookinfo-reviews, labels: {app: reviews, version: v1}}
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: reviews-v2, namespace: bookinfo}
+spec: {address: 127.0.2.32, node: node-2, serviceAccount: bookinfo-reviews, labels: {app: reviews, version: v2}}
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: waypoint-1, namespace: bookinfo}
+spec: {address: 127.0.3.1, node: node-2, serviceAccount: waypoint, labels: {gateway.networking.k8s.io/gateway-name: waypoint}}
+`;
+
+const REVIEWS_DOWN = `apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: reviews-v3, namespace: bookinfo}
+spec: {address: 127.0.2.33, node: node-2, serviceAccount: bookinfo-reviews, labels: {app: reviews, version: v3}}
+`;
+
+type LogRecord = Record<string, unknown>;
+const records: LogRecord[] = [];
+const logs = createLogControl({ format: "json", spec: "off,access=info,waypoint=info", write: (line) => records.push(JSON.parse(line)) });
+let dir: string;
+let cp: RunningControlPlane;
+const ztunnels: RunningZtunnel[] = [];
+let waypoint: RunningWaypoint;
+const backends: http.Server[] = [];
+let socks: { host: string; port: number };
+
+function backend(version: string, address: string): Promise<http.Server> {
+  const server = http.createServer((req, res) => {
+    res.setHeader("content-type", "application/json");
+    res.end(JSON.stringify({ version, url: req.url, xff: req.headers["x-forwarded-for"], proto: req.headers["x-forwarded-proto"], requestId: req.headers["x-request-id"], traceparent: req.headers.traceparent, connection: req.headers.connection ?? null }));
+  });
+  return new Promise((resolve) => server.listen(9080, address, () => resolve(server)));
+}
+
+async function zt(node: string, address: string, hbonePort: number): Promise<RunningZtunnel> {
+  const token = (await cp.tokens.mint(node, 3600_000)).token;
+  const z = await startZtunnel(
+    {
+      node,
+      controlPlane: `http://127.0.0.1:${cp.xdsAddress.port}`,
+      token: () => token,
+      capture: "socks5",
+      dataDir: join(dir, node),
+      listen: {
+        outbound: { host: address, port: 0 },
+        inboundPlaintext: { host: address, port: 0 },
+        hbone: { host: address, port: hbonePort },
+        socks5: { host: address, port: 0 },
+        dns: null,
+        admin: { host: address, port: 0 },
+        metrics: { host: address, port: 0 },
+        readiness: { host: address, port: 0 },
+      },
+      hbonePort,
+      drainTimeoutMs: 500,
+      connectTimeoutMs: 2000,
+    },
+    bunRuntime,
+    logs,
+  );
+  ztunnels.push(z);
+  await eventually(async () => expect((await fetch(`http://${address}:${z.addresses.readiness?.port}/healthz/ready`)).status).toBe(200), { timeoutMs: 15_000 });
+  return z;
+}
+
+const get = (path = "/") => socksGet({ from: "127.0.1.10", socks, host: "reviews.bookinfo", port: 9080, path });
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "mesh-waypoint-"));
+  const hbonePort = await freePort();
+  cp = await startTestControlPlane(join(dir, "cp"));
+  await applyAndWait(cp, `${BOOKINFO_DEMO_YAML}\n---\n${MESH.replace("HBONE_PORT", String(hbonePort))}`);
+  backends.push(await backend("v1", "127.0.2.31"), await backend("v2", "127.0.2.32"));
+  const z1 = await zt("node-1", "127.0.0.31", hbonePort);
+  await zt("node-2", "127.0.0.32", hbonePort);
+  socks = { host: "127.0.0.31", port: z1.addresses.socks5?.port as number };
+  const token = (await cp.tokens.mint("node-2", 3600_000)).token;
+  waypoint = await startWaypoint(
+    {
+      gateway: { namespace: "bookinfo", name: "waypoint" },
+      node: "node-2",
+      controlPlane: `http://127.0.0.1:${cp.xdsAddress.port}`,
+      token: () => token,
+      dataDir: join(dir, "waypoint"),
+      listen: { admin: { host: "127.0.0.33", port: 0 }, metrics: { host: "127.0.0.33", port: 0 }, readiness: { host: "127.0.0.33", port: 0 } },
+      hbonePort,
+      drainTimeoutMs: 500,
+      connectTimeoutMs: 2000,
+    },
+    bunRuntime,
+    logs,
+  );
+  await eventually(async () => expect((await fetch(`http://127.0.0.33:${waypoint.addresses.readiness?.port}/healthz/ready`)).status).toBe(200), { timeoutMs: 15_000 });
+}, 60_000);
+
+afterAll(async () => {
+  await waypoint?.drain(200);
+  for (const z of ztunnels) await z.drain(200);
+  for (const b of backends) b.close();
+  await cp?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("waypoint: HTTP/1.1 through sleep → ztunnel → waypoint → ztunnel → reviews", () => {
+  test("requests reach reviews through the waypoint, balanced over both endpoints, with the proxy's headers", async () => {
+    const versions = new Set<string>();
+    for (let i = 0; i < 6; i++) {
+      const got = await get(`/reviews/${i}`);
+      if (got.kind !== "response") throw new Error(`request ${i}: ${JSON.stringify(got)}`);
+      expect(got.status).toBe(200);
+      const body = JSON.parse(got.body);
+      versions.add(body.version);
+      expect(body.url).toBe(`/reviews/${i}`);
+      expect(body.xff).toBe("127.0.1.10");
+      expect(body.proto).toBe("http");
+      expect(body.requestId).toMatch(/^[0-9a-f-]{36}$/);
+      expect(body.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+      // The client's `connection: close` is hop-by-hop: the waypoint keeps its upstream connection.
+      expect(body.connection).not.toBe("close");
+    }
+    expect([...versions].sort()).toEqual(["v1", "v2"]);
+  });
+
+  test("the waypoint logs each request with both identities; the destination ztunnel sees the waypoint's identity", async () => {
+    records.length = 0;
+    const got = await get("/identity");
+    expect(got.kind).toBe("response");
+    await eventually(() => {
+      const line = records.find((r) => r.msg === "request complete" && r.path === "/identity");
+      expect(line).toBeDefined();
+      expect(line?.["src.identity"]).toBe("spiffe://cluster.local/ns/bookinfo/sa/sleep");
+      expect(line?.["dst.identity"]).toBe("spiffe://cluster.local/ns/bookinfo/sa/bookinfo-reviews");
+      expect(line?.response_code).toBe(200);
+    });
+    // The waypoint's upstream connection is open (kept alive): the destination ztunnel lists it with the waypoint as the source.
+    const open = (await (await fetch(`http://127.0.0.32:${ztunnels[1]?.addresses.admin?.port}/connections`)).json()) as Array<Record<string, unknown>>;
+    const fromWaypoint = open.filter((c) => c.direction === "inbound" && String(c.dst).startsWith("127.0.2.3"));
+    expect(fromWaypoint.length).toBeGreaterThan(0);
+    for (const c of fromWaypoint) expect(c.srcIdentity).toBe("spiffe://cluster.local/ns/bookinfo/sa/waypoint");
+  });
+
+  test("istio_requests_total with reporter=waypoint and Istio's labels", async () => {
+    const text = await (await fetch(`http://127.0.0.33:${waypoint.addresses.metrics?.port}/metrics`)).text();
+    const line = text.split("\n").find((l) => l.startsWith("istio_requests_total{") && l.includes('response_code="200"'));
+    expect(line).toContain('reporter="waypoint"');
+    expect(line).toContain('source_principal="spiffe://cluster.local/ns/bookinfo/sa/sleep"');
+    expect(line).toContain('destination_service="reviews.bookinfo.svc.cluster.local"');
+    expect(line).toContain('source_workload="sleep"');
+  });
+
+  test("a dead endpoint is skipped for a live one; with none left the client gets Envoy's 503", async () => {
+    // reviews-v3 has no server behind it: requests that try it first fail over.
+    await applyAndWait(cp, REVIEWS_DOWN);
+    await eventually(() => expect(waypoint.state().workloadAt("127.0.2.33")).toBeDefined());
+    for (let i = 0; i < 6; i++) {
+      const got = await get(`/failover/${i}`);
+      expect(got.kind === "response" && got.status).toBe(200);
+    }
+    for (const b of backends.splice(0)) await new Promise((r) => b.close(r));
+    const got = await get("/none");
+    expect(got.kind === "response" && got.status).toBe(503);
+    expect(got.kind === "response" && got.body).toContain("upstream connect error");
+  });
+});
