@@ -20,6 +20,7 @@ import { systemClock } from "../identity/clock.ts";
 import { decodeCheckedTrustBundle } from "../identity/trust-bundle.ts";
 import { WorkloadCredentials } from "../identity/workload-credentials.ts";
 import { formatEndpoint, type Endpoint } from "../net/endpoint.ts";
+import { tunnelSource } from "../policy/tunnel-source.ts";
 import type { CaptureListener, HttpServer, RuntimePort, SocketAddress } from "../runtime/port.ts";
 import type { ServiceView, TrustBundleView, WaypointConfigView, WorkloadView } from "../state/view.ts";
 import type { LogControl } from "../telemetry/log.ts";
@@ -29,7 +30,6 @@ import type { HostPort } from "../util/host-port.ts";
 import { XdsClient } from "../xds/client.ts";
 import { SERVICE_TYPE, TRUST_BUNDLE_TYPE, WAYPOINT_CONFIG_TYPE, WORKLOAD_TYPE } from "../xds/type-urls.ts";
 import { WAYPOINT_DECODERS } from "../xds/waypoint-wire.ts";
-import { clientAddress } from "./client-address.ts";
 import { HttpProxy } from "./http-proxy.ts";
 import { RequestTelemetry } from "./request-telemetry.ts";
 import { WaypointState, type GatewayRef } from "./state.ts";
@@ -128,9 +128,9 @@ export async function startWaypoint(config: WaypointConfig, rt: RuntimePort, log
         t.refuse(new MeshError("invalid_argument", `${formatEndpoint(t.request.target)} is not a destination of waypoint ${state.key}`));
         return;
       }
-      const who = clientAddress(state, { peerIdentity: t.peerIdentity, peer: t.peer, ...(t.request.forwardedFor ? { forwardedFor: t.request.forwardedFor } : {}) });
-      if (!who.trusted) log.warn("forwarded address not vouched for by the peer; using the peer's address", { "src.identity": t.peerIdentity, why: who.why });
-      const facts = { peerIdentity: t.peerIdentity, client: who.client, match };
+      const who = tunnelSource(state, { peerIdentity: t.peerIdentity, peer: t.peer, ...(t.request.forwardedFor ? { forwardedFor: t.request.forwardedFor } : {}) });
+      if (who.trusted === "peer" && who.mismatch) log.warn("forwarded source not believed", { "src.identity": t.peerIdentity, why: who.mismatch });
+      const facts = { peerIdentity: t.peerIdentity, client: who.source, match };
       switch (match.port.protocol) {
         case "tcp":
           tcp.carry(t, facts);

@@ -22,7 +22,7 @@ export type Admission =
 export interface HboneArrival {
   /** spiffe://… of the peer, verified by TLS. */
   readonly peerIdentity: string;
-  /** The original client (forwarded for=), else the peer's address. */
+  /** The original client as src/policy/tunnel-source.ts decided it: `forwarded for=` where the peer vouches for it, else the peer's address. */
   readonly source: Endpoint;
   /** The CONNECT authority. */
   readonly target: Endpoint;

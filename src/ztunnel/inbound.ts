@@ -2,8 +2,9 @@
  * The inbound half of a ztunnel: HBONE tunnels arriving on 15008, plaintext connections captured
  * on 15006, and the in-process fast path for traffic between workloads of this node. Each one is
  * admitted (admission.ts: authority, PeerAuthentication, L4 policy) before a byte reaches the
- * workload; admitted connections stay in the connection table with the facts policy decided on,
- * so a policy change re-checks them and closes the ones it no longer allows.
+ * workload, a tunnel's `forwarded` source believed only as far as the peer's identity vouches for
+ * it (src/policy/tunnel-source.ts); admitted connections stay in the connection table with the facts policy
+ * decided on, so a policy change re-checks them and closes the ones it no longer allows.
  */
 import type net from "node:net";
 import type { Duplex } from "node:stream";
@@ -17,6 +18,7 @@ import type { WorkloadView } from "../state/view.ts";
 import { admitHbone, admitPlaintext, recheck, type Admission, type AdmittedConnection } from "./admission.ts";
 import type { ConnectionInfo, ConnectionTable } from "../telemetry/connections.ts";
 import { identityOf } from "../state/mesh-state.ts";
+import { tunnelSource } from "../policy/tunnel-source.ts";
 import type { ZtunnelState } from "./state.ts";
 
 export interface InboundOptions {
@@ -50,9 +52,15 @@ export class Inbound {
 
   /** An HBONE CONNECT stream (the listener already verified the peer's certificate). */
   onTunnel = (t: InboundTunnel): void => {
-    const source = t.request.forwardedFor ?? t.peer;
+    const state = this.#o.state();
+    // `forwarded` is the peer's claim: policy and logs see it only where the peer's identity vouches for it.
+    const trust = tunnelSource(state, { peerIdentity: t.peerIdentity, peer: t.peer, ...(t.request.forwardedFor ? { forwardedFor: t.request.forwardedFor } : {}) });
+    if (trust.trusted === "peer" && trust.mismatch) {
+      this.#o.log.warn("forwarded source not believed", { "src.addr": formatEndpoint(t.peer), "src.identity": t.peerIdentity, "dst.hbone_addr": formatEndpoint(t.request.target), reason: trust.mismatch });
+    }
+    const source = trust.source;
     const target = t.request.target;
-    const admission = admitHbone(this.#o.state(), { peerIdentity: t.peerIdentity, source, target, arrivedAt: t.local.address });
+    const admission = admitHbone(state, { peerIdentity: t.peerIdentity, source, target, arrivedAt: t.local.address });
     const info = this.#info(admission, source, target, t.peerIdentity, true);
     if (!admission.allowed) {
       this.#o.connections.refused(info, admission.error.message);

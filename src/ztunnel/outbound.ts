@@ -2,7 +2,8 @@
  * The outbound half of a ztunnel: a connection from one of this node's workloads (captured on
  * 15001 or asked for through SOCKS5) is routed (route.ts) and carried — through an HBONE tunnel
  * presenting the source workload's certificate, through the in-process fast path to a workload of
- * this node, or directly when the destination is outside the mesh. Hops are tried in order until
+ * this node, or directly when the destination is outside the mesh (never to the node itself or the
+ * control plane: passthrough-guard.ts). Hops are tried in order until
  * one answers (failover among endpoints and waypoint replicas); a policy or identity refusal is
  * final and is not retried elsewhere.
  */
@@ -21,6 +22,7 @@ import type { ConnectionInfo, ConnectionTable } from "../telemetry/connections.t
 import type { WorkloadCredentials } from "../identity/workload-credentials.ts";
 import type { AdmittedConnection } from "./admission.ts";
 import type { Inbound } from "./inbound.ts";
+import type { PassthroughGuard } from "./passthrough-guard.ts";
 import { planOutbound, type Hop, type OutboundRoute } from "./route.ts";
 import { identityOf } from "../state/mesh-state.ts";
 import type { ZtunnelState } from "./state.ts";
@@ -34,6 +36,8 @@ export interface OutboundOptions {
   readonly log: Logger;
   readonly hbonePort: number;
   readonly connectTimeoutMs: number;
+  /** Where passthrough may not go, now (the node's addresses change). */
+  readonly passthroughGuard: () => PassthroughGuard;
   /** Hops tried per connection before giving up. */
   readonly maxAttempts?: number;
 }
@@ -58,7 +62,7 @@ export class Outbound {
   handle(client: Duplex, source: Endpoint, destination: Endpoint, hooks: OutboundHooks): void {
     // Nagle off on the workload's side too: small writes are forwarded as they come.
     (client as Duplex & { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
-    const route = planOutbound(this.#o.state(), source.address, destination, { hbonePort: this.#o.hbonePort, start: this.#roundRobin++ });
+    const route = planOutbound(this.#o.state(), source.address, destination, { hbonePort: this.#o.hbonePort, start: this.#roundRobin++, guard: this.#o.passthroughGuard() });
     void this.#carry(route, client, source, destination, hooks);
   }
 

@@ -1,10 +1,13 @@
 import { describe, expect, test } from "bun:test";
+import { passthroughGuard } from "./passthrough-guard.ts";
 import { planOutbound, type OutboundRoute } from "./route.ts";
-import { productpage, productpageLocal, sleep, notsleep, outside, reviews, waypointA, waypointB } from "../state/bookinfo.test-support.ts";
+import { productpage, productpageLocal, sleep, notsleep, outside, reviews, waypointA, waypointB, workload } from "../state/bookinfo.test-support.ts";
 import { bookinfoState } from "./bookinfo-state.test-support.ts";
 
 const node1 = bookinfoState("node-1");
-const plan = (src: string, address: string, port: number, start = 0, state = node1) => planOutbound(state, src, { address, port }, { hbonePort: 15008, start });
+/** node-1 as in test/support/topology.ts: its LAN address and its workloads' gateway; the control plane beside it. */
+const guard = passthroughGuard({ nodeAddresses: ["192.168.77.11/32", "10.0.1.1/32"], controlPlane: ["192.168.77.2"], denied: [] });
+const plan = (src: string, address: string, port: number, start = 0, state = node1) => planOutbound(state, src, { address, port }, { hbonePort: 15008, start, guard });
 
 function summary(r: OutboundRoute) {
   if (r.kind === "refuse") return { kind: r.kind, code: r.error.code, message: r.error.message };
@@ -52,6 +55,27 @@ describe("planOutbound", () => {
       plan("10.0.1.10", "10.96.0.20", 9080, 0, bookinfoState("node-1", { workloads: [{ ...sleep, captured: false }, productpage] })),
       { kind: "direct", target: "10.96.0.20:9080" },
     ],
+    [
+      "passthrough to the node's own address → refused",
+      plan("10.0.1.10", "192.168.77.11", 22),
+      { kind: "refuse", code: "permission_denied", message: "passthrough to 192.168.77.11:22 refused: it is this node (192.168.77.11/32), which workload traffic may not reach from the node's address" },
+    ],
+    [
+      "passthrough to the control plane → refused (any port)",
+      plan("10.0.1.10", "192.168.77.2", 15014),
+      { kind: "refuse", code: "permission_denied", message: "passthrough to 192.168.77.2:15014 refused: it is the control plane (192.168.77.2), which workload traffic may not reach from the node's address" },
+    ],
+    [
+      "a source outside the mesh is held to the same guard",
+      plan("10.0.1.10", "10.0.1.1", 15000, 0, bookinfoState("node-1", { workloads: [{ ...sleep, captured: false }] })),
+      { kind: "refuse", code: "permission_denied", message: "passthrough to 10.0.1.1:15000 refused: it is this node (10.0.1.1/32), which workload traffic may not reach from the node's address" },
+    ],
+    [
+      "an uncaptured workload on the node's address is still the node",
+      plan("10.0.1.10", "192.168.77.11", 80, 0, bookinfoState("node-1", { workloads: [sleep, workload("hostnet", "192.168.77.11", "node-1", { captured: false })] })),
+      { kind: "refuse", code: "permission_denied", message: "passthrough to 192.168.77.11:80 refused: it is this node (192.168.77.11/32), which workload traffic may not reach from the node's address" },
+    ],
+    ["another node's address → direct", plan("10.0.1.10", "192.168.77.12", 80), { kind: "direct", target: "192.168.77.12:80" }],
   ])("%s", (_name, route, want) => {
     expect(summary(route)).toEqual(want as never);
   });

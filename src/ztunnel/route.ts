@@ -4,7 +4,8 @@
  * - the source must be a workload on this node (a ztunnel speaks only for its own workloads);
  * - a service VIP resolves to the service's endpoints (port mapped to each endpoint's target port),
  *   a workload address to that workload; anything else, or a destination outside the mesh
- *   (not captured), goes direct;
+ *   (not captured), goes direct — passthrough, from the node's address, so never to the node
+ *   itself or the control plane (passthrough-guard.ts);
  * - a destination bound to a waypoint is reached through the waypoint's replicas, with the original
  *   destination as the CONNECT authority;
  * - otherwise each endpoint is a hop: HBONE to <endpoint>:15008 with the endpoint's identity, or
@@ -16,6 +17,7 @@ import { MeshError } from "../errors/mesh-error.ts";
 import type { Endpoint } from "../net/endpoint.ts";
 import type { ServiceView, WaypointRef, WorkloadView } from "../state/view.ts";
 import { identityOf } from "../state/mesh-state.ts";
+import { passthroughRefusal, type PassthroughGuard } from "./passthrough-guard.ts";
 import type { ZtunnelState } from "./state.ts";
 
 export interface Hop {
@@ -41,9 +43,17 @@ export interface RouteOptions {
   readonly hbonePort: number;
   /** Round-robin position. */
   readonly start: number;
+  /** Where passthrough may not go (the node itself, the control plane). */
+  readonly guard: PassthroughGuard;
 }
 
 const refuse = (error: MeshError, source?: WorkloadView): OutboundRoute => ({ kind: "refuse", error, ...(source ? { source } : {}) });
+
+/** Passthrough, unless the destination is one workload traffic may not reach from the node's address. */
+function direct(source: WorkloadView, target: Endpoint, reason: string, guard: PassthroughGuard): OutboundRoute {
+  const refusal = passthroughRefusal(guard, target);
+  return refusal ? refuse(refusal, source) : { kind: "direct", source, target, reason };
+}
 
 function rotate<T>(items: readonly T[], start: number): T[] {
   if (items.length < 2) return [...items];
@@ -71,7 +81,7 @@ export function planOutbound(state: ZtunnelState, sourceAddress: string, destina
   if (!source || !state.isLocal(source)) {
     return refuse(new MeshError("permission_denied", `source ${sourceAddress} is not a workload on node ${state.node}`));
   }
-  if (!source.captured) return { kind: "direct", source, target: destination, reason: `source ${source.namespace}/${source.name} is not in the mesh` };
+  if (!source.captured) return direct(source, destination, `source ${source.namespace}/${source.name} is not in the mesh`, options.guard);
 
   const service = state.serviceAt(destination.address);
   if (service) {
@@ -93,18 +103,18 @@ export function planOutbound(state: ZtunnelState, sourceAddress: string, destina
     if (!first.captured) {
       // Endpoints outside the mesh are reached as they are, without a tunnel.
       const address = first.addresses[0] as string;
-      return { kind: "direct", source, target: { address, port: portOn(first) }, reason: `endpoint ${first.namespace}/${first.name} is not in the mesh` };
+      return direct(source, { address, port: portOn(first) }, `endpoint ${first.namespace}/${first.name} is not in the mesh`, options.guard);
     }
     const hops = picked.filter((w) => w.captured && w.addresses.length > 0).map((w) => workloadHop(state, w, w.addresses[0] as string, portOn(w), options.hbonePort));
     return { kind: "tunnel", source, service, hops };
   }
 
   const workload = state.workloadAt(destination.address);
-  if (!workload) return { kind: "direct", source, target: destination, reason: "destination is not in the mesh" };
+  if (!workload) return direct(source, destination, "destination is not in the mesh", options.guard);
   if (workload.waypoint) {
     const hops = waypointHops(state, workload.waypoint, destination, options.start);
     return hops instanceof MeshError ? refuse(hops, source) : { kind: "tunnel", source, waypoint: workload.waypoint, hops };
   }
-  if (!workload.captured) return { kind: "direct", source, target: destination, reason: `workload ${workload.namespace}/${workload.name} is not in the mesh` };
+  if (!workload.captured) return direct(source, destination, `workload ${workload.namespace}/${workload.name} is not in the mesh`, options.guard);
   return { kind: "tunnel", source, hops: [workloadHop(state, workload, destination.address, destination.port, options.hbonePort)] };
 }

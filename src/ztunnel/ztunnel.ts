@@ -24,9 +24,9 @@ import { caClient } from "../identity/ca-client.ts";
 import { CertificateManager } from "../identity/cert-manager.ts";
 import { systemClock } from "../identity/clock.ts";
 import { decodeCheckedTrustBundle } from "../identity/trust-bundle.ts";
-import { formatIp } from "../net/ip.ts";
+import { canonicalIp, formatIp } from "../net/ip.ts";
 import type { CaptureListener, HttpServer, RuntimePort, SocketAddress } from "../runtime/port.ts";
-import type { LogControl } from "../telemetry/log.ts";
+import type { LogControl, Logger } from "../telemetry/log.ts";
 import { MetricsRegistry } from "../telemetry/metrics.ts";
 import type { HostPort } from "../util/host-port.ts";
 import { XdsClient } from "../xds/client.ts";
@@ -44,7 +44,9 @@ import { RR_TYPE } from "./dns/message.ts";
 import { startDnsProxy, upstreamsFromResolvConf, type DnsProxy } from "./dns/server.ts";
 import { WorkloadCredentials } from "../identity/workload-credentials.ts";
 import { Inbound, resetSocket } from "./inbound.ts";
+import { NodeAddresses } from "./node-addresses.ts";
 import { Outbound } from "./outbound.ts";
+import { liveGuard, passthroughDenyCidr } from "./passthrough-guard.ts";
 import { ZtunnelState } from "./state.ts";
 
 export type CaptureMode = "iptables" | "socks5";
@@ -77,6 +79,8 @@ export interface ZtunnelConfig {
   readonly certTtlSeconds?: number;
   /** iptables chain name (tests run several ztunnels). */
   readonly iptablesChain?: string;
+  /** Addresses or CIDR blocks passthrough may never reach, besides the node and the control plane. */
+  readonly passthroughDeny?: readonly string[];
 }
 
 export interface RunningZtunnel {
@@ -89,6 +93,19 @@ export interface RunningZtunnel {
 }
 
 const toEndpoint = (a: SocketAddress): Endpoint => ({ address: a.address, port: a.port });
+
+/** Every address the control plane's URL names (passthrough never goes there). */
+async function controlPlaneAddresses(url: string, log: Logger): Promise<string[]> {
+  const host = new URL(url).hostname.replace(/^\[(.*)\]$/, "$1");
+  const literal = canonicalIp(host);
+  if (literal) return [literal];
+  try {
+    return (await dnsLookup(host, { all: true })).map((a) => a.address);
+  } catch (err) {
+    log.warn("control plane name not resolved: passthrough is not kept from its addresses", { host, error: (err as Error).message });
+    return [];
+  }
+}
 
 export async function startZtunnel(config: ZtunnelConfig, rt: RuntimePort, logs: LogControl): Promise<RunningZtunnel> {
   const log = logs.logger("ztunnel");
@@ -119,11 +136,14 @@ export async function startZtunnel(config: ZtunnelConfig, rt: RuntimePort, logs:
     let dnsTable = new DnsTable([]);
     let haveConfig = false;
 
+    for (const [i, c] of (config.passthroughDeny ?? []).entries()) passthroughDenyCidr(c, `passthroughDeny[${i}]`);
+    const passthrough = liveGuard(new NodeAddresses(), { controlPlane: await controlPlaneAddresses(config.controlPlane, log), denied: config.passthroughDeny ?? [] });
+
     const connections = new ConnectionTable<AdmittedConnection>({ log: logs.logger("access"), metrics });
     const inbound = new Inbound({ state: () => state, connections, log: logs.logger("inbound"), connectTimeoutMs: config.connectTimeoutMs });
     const pool = new HbonePool({ log: logs.logger("hbone"), connectTimeoutMs: config.connectTimeoutMs });
     cleanups.push(() => pool.close());
-    const outbound = new Outbound({ state: () => state, identities, pool, inbound, connections, log: logs.logger("outbound"), hbonePort: config.hbonePort, connectTimeoutMs: config.connectTimeoutMs });
+    const outbound = new Outbound({ state: () => state, identities, pool, inbound, connections, log: logs.logger("outbound"), hbonePort: config.hbonePort, connectTimeoutMs: config.connectTimeoutMs, passthroughGuard: passthrough });
     const hboneServer = new HboneServer({
       log: logs.logger("hbone"),
       onTunnel: inbound.onTunnel,

@@ -47,12 +47,14 @@ export const ztunnelCommand: Command = {
     { name: "connect-timeout", type: "duration", default: "5s", description: "deadline to reach an upstream or a peer ztunnel" },
     { name: "dns-upstreams", type: "list", arg: "ADDRS", description: "DNS servers (IP:PORT, comma-separated) for non-mesh names; default: /etc/resolv.conf" },
     { name: "iptables-chain", type: "string", arg: "NAME", description: "nat chain for capture rules (default MESH_ZTUNNEL_PREROUTING)" },
+    { name: "passthrough-deny", type: "list", arg: "CIDRS", description: "addresses or CIDR blocks (comma-separated) workload passthrough may never reach, besides this node and the control plane (always refused), e.g. etcd or 169.254.169.254/32" },
   ],
   run: async ({ rt, options, logs }) => {
     const endpoint = options["control-plane"] as string;
     const caFile = options["control-plane-ca"] as string | undefined;
     const controlPlaneCa = caFile ? readPem(caFile, "--control-plane-ca") : undefined;
     const upstreams = options["dns-upstreams"] as string[] | undefined;
+    const passthroughDeny = options["passthrough-deny"] as string[] | undefined;
     const drainMs = options["drain-timeout"] as number;
     const running = await startZtunnel(
       {
@@ -77,6 +79,7 @@ export const ztunnelCommand: Command = {
         connectTimeoutMs: options["connect-timeout"] as number,
         ...(upstreams ? { dnsUpstreams: upstreams.map(parseDnsUpstream) } : {}),
         ...(options["iptables-chain"] ? { iptablesChain: options["iptables-chain"] as string } : {}),
+        ...(passthroughDeny ? { passthroughDeny } : {}),
       },
       rt,
       logs,
