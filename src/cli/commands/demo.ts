@@ -3,7 +3,7 @@ import { basename } from "node:path";
 import type { RuntimePort } from "../../runtime/port.ts";
 import type { Command } from "../command.ts";
 import { DEMO, startDemoMesh } from "../demo/demo-mesh.ts";
-import { CHECK_STEPS, curlCommand, INTRO_STEPS, runStep, stepTitle } from "../demo/walkthrough.ts";
+import { CHECK_STEPS, curlCommand, INTRO_STEPS, runStep, stepTitle, WAYPOINT_STEPS } from "../demo/walkthrough.ts";
 import { runUntilSignal } from "../wait-for-signal.ts";
 
 /** How to run this same mesh executable again: the compiled binary itself, or bun/deno with the entry point. */
@@ -21,23 +21,23 @@ export const demoCommand: Command = {
   options: [{ name: "check", type: "bool", description: "run the walk-through non-interactively and exit non-zero if a step misbehaves" }],
   run: async ({ rt, options, logs, out, err }) => {
     const check = options.check === true;
-    const accessLogs: Record<string, string[]> = { "node-1": [], "node-2": [] };
+    const accessLogs: Record<string, string[]> = { "node-1": [], "node-2": [], waypoint: [] };
     let showAccess = true;
     const mesh = await startDemoMesh(rt, {
       format: logs.format,
       log: (source, line) => {
-        if (line.includes("connection complete")) {
+        if (line.includes("connection complete") || line.includes("request complete")) {
           accessLogs[source]?.push(line);
           if (showAccess) err(`  [${source}] ${line}\n`);
         } else if (/ (warn|error) /.test(line) || line.includes('"level":"warn"') || line.includes('"level":"error"')) err(`  [${source}] ${line}\n`);
       },
     });
     out(`mesh demo: control plane on ${DEMO.controlPlane}, ztunnels node-1 ${DEMO.nodes["node-1"]} and node-2 ${DEMO.nodes["node-2"]} (SOCKS5 :${DEMO.socksPort}),\n`);
-    out(`  productpage ${DEMO.workloads.productpage}:${DEMO.productpagePort} on node-2; sleep ${DEMO.workloads.sleep} and notsleep ${DEMO.workloads.notsleep} on node-1\n\n`);
+    out(`  productpage ${DEMO.workloads.productpage}:${DEMO.productpagePort} and reviews v1-v3 on node-2 behind a waypoint (${DEMO.waypoint.replica}); sleep ${DEMO.workloads.sleep} and notsleep ${DEMO.workloads.notsleep} on node-1\n\n`);
     const failures: string[] = [];
     let n = 0;
     try {
-      for (const step of check ? CHECK_STEPS : INTRO_STEPS) {
+      for (const step of check ? CHECK_STEPS : [...INTRO_STEPS, ...WAYPOINT_STEPS]) {
         out(`${++n}. ${stepTitle(step)}\n`);
         const report = await runStep(mesh, step, (node) => accessLogs[node] ?? []);
         out(`   ${report.ok ? "ok" : "FAILED"}: ${report.detail}\n`);
@@ -50,6 +50,8 @@ export const demoCommand: Command = {
       out(`\nThe policy is in place. Try it yourself (access logs appear below):\n`);
       out(`  ${curlCommand("sleep")}      # 200\n`);
       out(`  ${curlCommand("notsleep")}   # refused: curl exit 97\n`);
+      out(`  ${curlCommand("sleep", "reviews")}          # through the waypoint: reviews-v1, v2 or v3\n`);
+      out(`  curl http://${DEMO.waypoint.admin}:15000/config_dump    # the waypoint's listeners and filter chain\n`);
       out(`  curl http://${DEMO.nodes["node-1"]}:15000/config_dump     # node-1's workloads, policies, certificates, connections\n`);
       out(`  curl http://${DEMO.nodes["node-2"]}:15020/metrics         # istio_tcp_* metrics\n`);
       out(`  ${selfCommand(rt)} get authorizationpolicies --server http://${DEMO.controlPlane}:15014 --admin-token-file ${mesh.dataDir}/control-plane/admin-token\n`);

@@ -1,9 +1,10 @@
 /**
  * The demo mesh, on loopback only, without root: a control plane on 127.0.0.10, ztunnels for
- * node-1 (127.0.0.11) and node-2 (127.0.0.12) in SOCKS5 mode, and the sample workloads on their
- * own addresses: productpage (an HTTP server) on 127.0.2.10 behind node-2, sleep (127.0.1.10) and
- * notsleep (127.0.1.11) behind node-1 as client addresses. Everything runs in this process and
- * `stop()` takes all of it down and removes the data directory.
+ * node-1 (127.0.0.11) and node-2 (127.0.0.12) in SOCKS5 mode, a waypoint replica on node-2
+ * (127.0.3.1, admin on 127.0.0.13), and the sample workloads on their own addresses: productpage
+ * (an HTTP server) on 127.0.2.10 and reviews v1/v2/v3 on 127.0.2.31-33 behind node-2, sleep
+ * (127.0.1.10) and notsleep (127.0.1.11) behind node-1 as client addresses. Everything runs in
+ * this process and `stop()` takes all of it down and removes the data directory.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
@@ -14,13 +15,15 @@ import { startControlPlane, type RunningControlPlane } from "../../controlplane/
 import { MeshError } from "../../errors/mesh-error.ts";
 import type { RuntimePort } from "../../runtime/port.ts";
 import { createLogControl, type LogFormat } from "../../telemetry/log.ts";
+import { startWaypoint, type RunningWaypoint } from "../../waypoint/waypoint.ts";
 import { startZtunnel, type RunningZtunnel } from "../../ztunnel/ztunnel.ts";
-import { BOOKINFO_DEMO_YAML } from "./manifests.ts";
+import { BOOKINFO_DEMO_YAML, REVIEWS_DEMO_YAML } from "./manifests.ts";
 
 export const DEMO = {
   controlPlane: "127.0.0.10",
   nodes: { "node-1": "127.0.0.11", "node-2": "127.0.0.12" } as Record<string, string>,
-  workloads: { sleep: "127.0.1.10", notsleep: "127.0.1.11", productpage: "127.0.2.10" } as Record<string, string>,
+  workloads: { sleep: "127.0.1.10", notsleep: "127.0.1.11", productpage: "127.0.2.10", "reviews-v1": "127.0.2.31", "reviews-v2": "127.0.2.32", "reviews-v3": "127.0.2.33" } as Record<string, string>,
+  waypoint: { replica: "127.0.3.1", admin: "127.0.0.13" },
   productpagePort: 9080,
   socksPort: 15080,
   hbonePort: 15008,
@@ -30,6 +33,7 @@ export interface DemoMesh {
   readonly dataDir: string;
   readonly cp: RunningControlPlane;
   readonly ztunnels: Readonly<Record<string, RunningZtunnel>>;
+  readonly waypoint: RunningWaypoint;
   apply(yaml: string): Promise<void>;
   remove(yaml: string): Promise<void>;
   stop(): Promise<void>;
@@ -57,15 +61,19 @@ export async function startDemoMesh(rt: RuntimePort, output: DemoOutput): Promis
   };
   try {
     const logsFor = (source: string, spec: string) => createLogControl({ format: output.format, spec, write: (line) => output.log(source, line) });
-    const productpage = http.createServer((req, res) => {
-      res.setHeader("content-type", "text/plain");
-      res.end(`productpage: hello ${req.headers["user-agent"] ?? "client"} from ${req.socket.remoteAddress}\n`);
-    });
-    await new Promise<void>((resolve, reject) => {
-      productpage.once("error", reject);
-      productpage.listen(DEMO.productpagePort, DEMO.workloads.productpage, resolve);
-    });
-    stops.push(() => new Promise((r) => productpage.close(() => r())));
+    const serve = async (name: string, answer: (req: http.IncomingMessage) => string) => {
+      const server = http.createServer((req, res) => {
+        res.setHeader("content-type", "text/plain");
+        res.end(answer(req));
+      });
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(DEMO.productpagePort, DEMO.workloads[name], resolve);
+      });
+      stops.push(() => new Promise((r) => server.close(() => r())));
+    };
+    await serve("productpage", (req) => `productpage: hello ${req.headers["user-agent"] ?? "client"} from ${req.socket.remoteAddress}\n`);
+    for (const v of ["v1", "v2", "v3"]) await serve(`reviews-${v}`, (req) => `reviews-${v}: ${req.url} (x-forwarded-for ${req.headers["x-forwarded-for"] ?? "-"})\n`);
 
     const cp = await startControlPlane(
       {
@@ -89,7 +97,7 @@ export async function startDemoMesh(rt: RuntimePort, output: DemoOutput): Promis
       const result = await cp.store.commit(planDeleteDocuments(yaml, "demo").map((key) => ({ type: "delete" as const, key })));
       await waitFor("config push", () => Number(cp.hub.version) >= Number(result.revision), 10_000);
     };
-    await apply(BOOKINFO_DEMO_YAML);
+    await apply(`${BOOKINFO_DEMO_YAML}\n---\n${REVIEWS_DEMO_YAML}`);
 
     const ztunnels: Record<string, RunningZtunnel> = {};
     for (const [node, host] of Object.entries(DEMO.nodes)) {
@@ -122,10 +130,28 @@ export async function startDemoMesh(rt: RuntimePort, output: DemoOutput): Promis
       stops.push(() => z.drain(1000));
       ztunnels[node] = z;
     }
-    for (const [node, z] of Object.entries(ztunnels)) {
-      await waitFor(`ztunnel ${node}`, async () => (await fetch(`http://${z.addresses.readiness?.address}:${z.addresses.readiness?.port}/healthz/ready`).catch(() => null))?.status === 200, 15_000);
-    }
-    return { dataDir, cp, ztunnels, apply, remove, stop };
+    const waypointToken = (await cp.tokens.mint("node-2", 24 * 3600_000)).token;
+    const admin = DEMO.waypoint.admin;
+    const waypoint = await startWaypoint(
+      {
+        gateway: { namespace: "bookinfo", name: "waypoint" },
+        node: "node-2",
+        controlPlane: `http://${DEMO.controlPlane}:15012`,
+        token: () => waypointToken,
+        dataDir: join(dataDir, "waypoint"),
+        listen: { admin: { host: admin, port: 15000 }, metrics: { host: admin, port: 15020 }, readiness: { host: admin, port: 15021 } },
+        hbonePort: DEMO.hbonePort,
+        drainTimeoutMs: 1000,
+        connectTimeoutMs: 3000,
+      },
+      rt,
+      logsFor("waypoint", "info"),
+    );
+    stops.push(() => waypoint.drain(1000));
+    const ready = async (address: { address: string; port: number } | undefined) => (await fetch(`http://${address?.address}:${address?.port}/healthz/ready`).catch(() => null))?.status === 200;
+    for (const [node, z] of Object.entries(ztunnels)) await waitFor(`ztunnel ${node}`, () => ready(z.addresses.readiness), 15_000);
+    await waitFor("waypoint", () => ready(waypoint.addresses.readiness), 15_000);
+    return { dataDir, cp, ztunnels, waypoint, apply, remove, stop };
   } catch (err) {
     await stop();
     if (err instanceof Error && "code" in err && err.code === "EADDRINUSE") {

@@ -11,7 +11,7 @@ export type GetOutcome =
   | { readonly kind: "refused"; readonly socksReply: number }
   | { readonly kind: "failed"; readonly error: string };
 
-export function socksGet(options: { from: string; socks: { host: string; port: number }; host: string; port: number; path?: string; timeoutMs?: number }): Promise<GetOutcome> {
+export function socksGet(options: { from: string; socks: { host: string; port: number }; host: string; port: number; path?: string; headers?: Readonly<Record<string, string>>; timeoutMs?: number }): Promise<GetOutcome> {
   return new Promise((resolve) => {
     const socket = net.connect({ host: options.socks.host, port: options.socks.port, localAddress: options.from });
     let buffer = Buffer.alloc(0);
@@ -40,7 +40,10 @@ export function socksGet(options: { from: string; socks: { host: string; port: n
         if (buffer.length < length) return;
         buffer = buffer.subarray(length);
         phase = "http";
-        socket.write(`GET ${options.path ?? "/"} HTTP/1.1\r\nhost: ${options.host}:${options.port}\r\nuser-agent: mesh-demo\r\nconnection: close\r\n\r\n`);
+        const extra = Object.entries(options.headers ?? {})
+          .map(([k, v]) => `${k}: ${v}\r\n`)
+          .join("");
+        socket.write(`GET ${options.path ?? "/"} HTTP/1.1\r\nhost: ${options.host}:${options.port}\r\nuser-agent: mesh-demo\r\n${extra}connection: close\r\n\r\n`);
       }
     });
     socket.on("end", () => {

@@ -7,13 +7,26 @@ import { ALLOW_SLEEP_YAML } from "./manifests.ts";
 import { DEMO, type DemoMesh } from "./demo-mesh.ts";
 import { socksGet, type GetOutcome } from "./socks-get.ts";
 
+/** A destination of the demo, by its service name (both listen on port 9080). */
+export type Target = "productpage" | "reviews";
+
 export type Step =
-  | { readonly kind: "request"; readonly from: "sleep" | "notsleep"; readonly expect: "allowed" | "refused"; readonly why: string }
+  | {
+      readonly kind: "request";
+      readonly from: "sleep" | "notsleep";
+      readonly to?: Target;
+      readonly headers?: Readonly<Record<string, string>>;
+      readonly expect: "allowed" | "refused";
+      /** For allowed requests: text the response body must contain. */
+      readonly bodyContains?: string;
+      readonly why: string;
+    }
   | { readonly kind: "apply" | "remove"; readonly what: string; readonly yaml: string }
   | { readonly kind: "access-log"; readonly node: string; readonly mustContain: readonly string[]; readonly why: string };
 
 const SLEEP_ID = "spiffe://cluster.local/ns/bookinfo/sa/sleep";
 const PRODUCTPAGE_ID = "spiffe://cluster.local/ns/bookinfo/sa/bookinfo-productpage";
+const REVIEWS_ID = "spiffe://cluster.local/ns/bookinfo/sa/bookinfo-reviews";
 
 /** Up to and including the policy: what the interactive demo runs before handing over. */
 export const INTRO_STEPS: readonly Step[] = [
@@ -25,10 +38,17 @@ export const INTRO_STEPS: readonly Step[] = [
   { kind: "request", from: "notsleep", expect: "refused", why: "node-2's ztunnel refuses notsleep at L4 (HBONE 401 → SOCKS5 'not allowed')" },
 ];
 
+/** The second chapter: L7 through the waypoint that reviews uses. */
+export const WAYPOINT_STEPS: readonly Step[] = [
+  { kind: "request", from: "sleep", to: "reviews", expect: "allowed", bodyContains: "reviews-v", why: "reviews uses a waypoint: sleep → ztunnel → waypoint → ztunnel → reviews, carried per HTTP request" },
+  { kind: "access-log", node: "waypoint", mustContain: ["request complete", `src.identity=${SLEEP_ID}`, `dst.identity=${REVIEWS_ID}`], why: "the waypoint saw sleep's identity and chose a reviews endpoint for the request" },
+];
+
 export const CHECK_STEPS: readonly Step[] = [
   ...INTRO_STEPS,
   { kind: "remove", what: "AuthorizationPolicy bookinfo/productpage-viewer", yaml: ALLOW_SLEEP_YAML },
   { kind: "request", from: "notsleep", expect: "allowed", why: "with the policy gone, access is back without restarting anything" },
+  ...WAYPOINT_STEPS,
 ];
 
 export interface StepReport {
@@ -43,9 +63,9 @@ function describe(o: GetOutcome): string {
   return `failed: ${o.error}`;
 }
 
-export function curlCommand(from: string): string {
-  const node = from === "productpage" ? "node-2" : "node-1";
-  return `curl --interface ${DEMO.workloads[from]} --socks5-hostname ${DEMO.nodes[node]}:${DEMO.socksPort} http://productpage.bookinfo:${DEMO.productpagePort}/`;
+export function curlCommand(from: string, to: Target = "productpage", headers: Readonly<Record<string, string>> = {}): string {
+  const h = Object.entries(headers).map(([k, v]) => ` -H '${k}: ${v}'`).join("");
+  return `curl --interface ${DEMO.workloads[from]} --socks5-hostname ${DEMO.nodes["node-1"]}:${DEMO.socksPort}${h} http://${to}.bookinfo:${DEMO.productpagePort}/`;
 }
 
 export async function runStep(mesh: DemoMesh, step: Step, accessLog: (node: string) => readonly string[]): Promise<StepReport> {
@@ -69,8 +89,8 @@ export async function runStep(mesh: DemoMesh, step: Step, accessLog: (node: stri
       // A policy change reaches the ztunnels within milliseconds; allow a few tries for it.
       let outcome: GetOutcome = { kind: "failed", error: "not tried" };
       for (let attempt = 0; attempt < 20; attempt++) {
-        outcome = await socksGet({ from: DEMO.workloads[step.from] as string, socks: { host: DEMO.nodes["node-1"] as string, port: DEMO.socksPort }, host: "productpage.bookinfo", port: DEMO.productpagePort });
-        const allowed = outcome.kind === "response" && outcome.status === 200;
+        outcome = await socksGet({ from: DEMO.workloads[step.from] as string, socks: { host: DEMO.nodes["node-1"] as string, port: DEMO.socksPort }, host: `${step.to ?? "productpage"}.bookinfo`, port: DEMO.productpagePort, ...(step.headers ? { headers: step.headers } : {}) });
+        const allowed = outcome.kind === "response" && outcome.status === 200 && (step.bodyContains === undefined || outcome.body.includes(step.bodyContains));
         const refused = outcome.kind === "refused" && outcome.socksReply === 2;
         if ((step.expect === "allowed" && allowed) || (step.expect === "refused" && refused)) return { step, ok: true, detail: describe(outcome) };
         await new Promise((r) => setTimeout(r, 100));
@@ -81,7 +101,7 @@ export async function runStep(mesh: DemoMesh, step: Step, accessLog: (node: stri
 }
 
 export function stepTitle(step: Step): string {
-  if (step.kind === "request") return `${step.from} → productpage (expect ${step.expect}: ${step.why})`;
+  if (step.kind === "request") return `${step.from} → ${step.to ?? "productpage"}${step.headers ? ` with ${Object.entries(step.headers).map(([k, v]) => `${k}: ${v}`).join(", ")}` : ""} (expect ${step.expect}${step.bodyContains ? ` from ${step.bodyContains}` : ""}: ${step.why})`;
   if (step.kind === "access-log") return `access log on ${step.node}: ${step.why}`;
   return `${step.kind === "apply" ? "apply" : "delete"} ${step.what}`;
 }
