@@ -1,0 +1,149 @@
+/**
+ * Runs a filter chain for one request. Like hono's compose, a filter gets `next` to run the rest
+ * of the chain and may call it at most once (a second call rejects). Unlike hono, each entry has
+ * a failure policy: when a filter throws, or its own work exceeds `timeoutMs` (time spent inside
+ * next() does not count), only this request is affected —
+ *   FailClosed: the response becomes a 500 naming the filter (details "filter_failed"), any
+ *     response body from further down is cancelled;
+ *   FailOpen: the filter is skipped — if it had not called next() yet the chain continues without
+ *     it (a local reply it set is discarded), otherwise the response stands.
+ * An error thrown further down (another filter's rethrow, the terminal stage) is not this filter's
+ * failure and passes through. After a failure the filter's late next() is refused.
+ *
+ * Allocation per request: one FilterRun (state plus its `next`) per filter reached; a timer only
+ * for entries with a timeout.
+ */
+import { MeshError } from "../errors/mesh-error.ts";
+import type { RequestContext } from "./context.ts";
+import type { Filter, Next } from "./plugin.ts";
+
+export type FailurePolicy = "FailOpen" | "FailClosed";
+
+/** One filter in a chain with its failure policy. */
+export interface ChainEntry {
+  /** Shown in logs and in a FailClosed reply, e.g. "router" or "FilterPlugin ns/quota". */
+  readonly name: string;
+  readonly filter: Filter;
+  readonly failurePolicy: FailurePolicy;
+  /** Bound on the filter's own work per request; undefined: none. */
+  readonly timeoutMs?: number;
+}
+
+/** What runs after the last filter (the upstream call, or a test's stand-in server logic). */
+export type Terminal = (ctx: RequestContext) => Promise<void>;
+
+export type Chain = (ctx: RequestContext) => Promise<void>;
+
+/** A chain built once (per config version) and run for every request. */
+export function compose(entries: readonly ChainEntry[], terminal: Terminal): Chain {
+  const frozen = [...entries];
+  return function runChain(ctx: RequestContext): Promise<void> {
+    return dispatch(frozen, terminal, ctx, 0);
+  };
+}
+
+function dispatch(entries: readonly ChainEntry[], terminal: Terminal, ctx: RequestContext, i: number): Promise<void> {
+  if (i === entries.length) return terminal(ctx);
+  return new FilterRun(entries, terminal, ctx, i).run();
+}
+
+const enum State {
+  Before, // next() not called yet
+  InNext,
+  After, // next() settled
+  Failed, // the filter failed; its next() is refused
+}
+
+class FilterRun {
+  private state = State.Before;
+  /** The error next() rejected with, to tell a rethrow from the filter's own failure. */
+  private downstream: { error: unknown } | null = null;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private budgetMs = 0;
+  private resumedAt = 0;
+  private expire: ((err: MeshError) => void) | null = null;
+
+  constructor(
+    private readonly entries: readonly ChainEntry[],
+    private readonly terminal: Terminal,
+    private readonly ctx: RequestContext,
+    private readonly i: number,
+  ) {}
+
+  readonly next: Next = async () => {
+    const entry = this.entries[this.i] as ChainEntry;
+    if (this.state === State.Failed) throw new MeshError("failed_precondition", `filter "${entry.name}" called next() after it had failed`);
+    if (this.state !== State.Before) throw new MeshError("internal", `filter "${entry.name}" called next() multiple times`);
+    this.state = State.InNext;
+    this.pause();
+    try {
+      await dispatch(this.entries, this.terminal, this.ctx, this.i + 1);
+    } catch (error) {
+      this.downstream = { error };
+      throw error;
+    } finally {
+      if (this.state === State.InNext) this.state = State.After;
+      this.resume();
+    }
+  };
+
+  async run(): Promise<void> {
+    const entry = this.entries[this.i] as ChainEntry;
+    try {
+      if (entry.timeoutMs === undefined) await entry.filter(this.ctx, this.next);
+      else await this.bounded(entry.timeoutMs);
+    } catch (err) {
+      if (this.downstream !== null && this.downstream.error === err) throw err;
+      await this.fail(entry, err);
+    } finally {
+      clearTimeout(this.timer);
+    }
+  }
+
+  /** The filter's run raced against its budget; the budget is armed before the filter starts, so a synchronous next() pauses it. */
+  private bounded(ms: number): Promise<void> {
+    this.budgetMs = ms;
+    const expired = new Promise<never>((_, reject) => {
+      this.expire = reject;
+    });
+    this.resume();
+    const work = (this.entries[this.i] as ChainEntry).filter(this.ctx, this.next);
+    work.catch(() => undefined); // a filter that fails after its timeout has already been handled
+    return Promise.race([work, expired]);
+  }
+
+  private pause(): void {
+    if (this.expire === null) return;
+    clearTimeout(this.timer);
+    this.budgetMs -= Date.now() - this.resumedAt;
+  }
+
+  private resume(): void {
+    const expire = this.expire;
+    if (expire === null) return;
+    const entry = this.entries[this.i] as ChainEntry;
+    this.resumedAt = Date.now();
+    this.timer = setTimeout(() => expire(new MeshError("deadline_exceeded", `timed out after ${entry.timeoutMs}ms`)), Math.max(0, this.budgetMs));
+  }
+
+  private async fail(entry: ChainEntry, err: unknown): Promise<void> {
+    const calledNext = this.state !== State.Before;
+    this.state = State.Failed;
+    const reason = MeshError.from(err).message;
+    this.ctx.log.warn("filter failed", { filter: entry.name, policy: entry.failurePolicy, error: reason });
+    if (entry.failurePolicy === "FailClosed") {
+      this.ctx.respond(500, {
+        headers: { "content-type": "text/plain; charset=utf-8" },
+        body: `filter "${entry.name}" failed (${reason}); the request was refused by its failure policy (FailClosed)\n`,
+        details: "filter_failed",
+      });
+      return;
+    }
+    if (calledNext) return; // the rest of the chain already ran: its response stands
+    if (this.ctx.response !== null) {
+      void this.ctx.response.body?.cancel("filter failed open").catch(() => undefined);
+      this.ctx.response = null;
+    }
+    await dispatch(this.entries, this.terminal, this.ctx, this.i + 1);
+  }
+}
