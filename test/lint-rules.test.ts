@@ -1,4 +1,4 @@
-/** The architecture's lint rule, checked with ESLint itself: runtime APIs only in src/runtime/. */
+/** The architecture's lint rules, checked with ESLint itself: runtime APIs only in src/runtime/; plugins import only src/plugin-api. */
 import { describe, expect, test } from "bun:test";
 import { ESLint } from "eslint";
 
@@ -19,6 +19,28 @@ describe("runtime APIs stay in src/runtime/", () => {
     ["bun:test import in a test", "src/cli/x.test.ts", 'import { test } from "bun:test";\nexport const t = test;\n', []],
     ["Bun global in the runtime adapter", "src/runtime/x.ts", "export const v = Bun.version;\n", []],
     ["bun:ffi in the runtime adapter", "src/runtime/x.ts", 'import { dlopen } from "bun:ffi";\nexport const d = dlopen;\n', []],
+  ];
+  for (const [name, file, code, want] of cases) {
+    test(name, async () => expect(await ruleIds(code, file)).toEqual(want));
+  }
+});
+
+describe("plugins import only src/plugin-api", () => {
+  const use = (from: string) => `import { x } from "${from}";\nexport const y = x;\n`;
+  const cases: Array<[string, string, string, string[]]> = [
+    ["the plugin API barrel", "plugins/p/filter.ts", use("../../src/plugin-api/index.ts"), []],
+    ["the plugin's own files", "plugins/p/filter.ts", use("./config.ts"), []],
+    ["bun:test in a plugin test", "plugins/p/filter.test.ts", use("bun:test"), []],
+    ["another src/ module", "plugins/p/filter.ts", use("../../src/errors/mesh-error.ts"), ["no-restricted-imports"]],
+    ["a deep import past the barrel", "plugins/p/filter.ts", use("../../src/plugin-api/compose.ts"), ["no-restricted-imports"]],
+    ["a re-export of the read model", "plugins/p/filter.ts", 'export { x } from "../../src/xds/view.ts";\n', ["no-restricted-imports"]],
+    ["another plugin", "plugins/p/filter.ts", use("../router/config.ts"), ["no-restricted-imports"]],
+    ["a package", "plugins/p/filter.ts", use("zod"), ["no-restricted-imports"]],
+    ["a node: module", "plugins/p/filter.ts", use("node:fs"), ["no-restricted-imports"]],
+    ["bun:test outside a test", "plugins/p/filter.ts", use("bun:test"), ["no-restricted-imports"]],
+    ["bun:sqlite in a plugin test", "plugins/p/filter.test.ts", use("bun:sqlite"), ["no-restricted-imports"]],
+    ["an absolute path", "plugins/p/filter.ts", use("/work/main/src/errors/mesh-error.ts"), ["no-restricted-imports"]],
+    ["src/ itself may still import src/ modules", "src/cli/x.ts", use("../errors/mesh-error.ts"), []],
   ];
   for (const [name, file, code, want] of cases) {
     test(name, async () => expect(await ruleIds(code, file)).toEqual(want));
