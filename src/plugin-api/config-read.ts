@@ -7,7 +7,7 @@ import { PluginConfigError } from "./errors.ts";
 
 export type ConfigObject = Readonly<Record<string, unknown>>;
 
-const kind = (v: unknown) => (v === null ? "null" : Array.isArray(v) ? "an array" : typeof v === "object" ? "an object" : `a ${typeof v}`);
+const kind = (v: unknown) => (v === undefined ? "nothing (missing)" : v === null ? "null" : Array.isArray(v) ? "an array" : typeof v === "object" ? "an object" : `a ${typeof v}`);
 
 /** `at("a.b", "c")` → "a.b.c"; `at("a", 0)` → "a[0]". */
 export function at(path: string, key: string | number): string {
@@ -39,14 +39,18 @@ export function readString(v: unknown, path: string, options: { min?: number; ma
 
 export function readInt(v: unknown, path: string, min = -Infinity, max = Infinity): number {
   if (typeof v !== "number" || !Number.isInteger(v)) throw new PluginConfigError(path, `must be an integer, got ${kind(v)}`);
-  if (v < min || v > max) throw new PluginConfigError(path, `must be between ${min} and ${max} (got ${v})`);
-  return v;
+  return inRange(v, path, min, max);
 }
 
 export function readNumber(v: unknown, path: string, min = -Infinity, max = Infinity): number {
   if (typeof v !== "number" || !Number.isFinite(v)) throw new PluginConfigError(path, `must be a number, got ${kind(v)}`);
-  if (v < min || v > max) throw new PluginConfigError(path, `must be between ${min} and ${max} (got ${v})`);
-  return v;
+  return inRange(v, path, min, max);
+}
+
+function inRange(v: number, path: string, min: number, max: number): number {
+  if (v >= min && v <= max) return v;
+  const range = max === Infinity ? `at least ${min}` : min === -Infinity ? `at most ${max}` : `between ${min} and ${max}`;
+  throw new PluginConfigError(path, `must be ${range} (got ${v})`);
 }
 
 export function readBoolean(v: unknown, path: string): boolean {
