@@ -10,8 +10,8 @@
  * An error thrown further down (another filter's rethrow, the terminal stage) is not this filter's
  * failure and passes through. After a failure the filter's late next() is refused.
  *
- * Allocation per request: one FilterRun (state plus its `next`) per filter reached; a timer only
- * for entries with a timeout.
+ * Allocation per request: one FilterRun (state plus its `next`) per filter reached; one timer
+ * (and its check) only for entries with a timeout.
  */
 import { MeshError } from "../errors/mesh-error.ts";
 import type { RequestContext } from "./context.ts";
@@ -59,8 +59,10 @@ class FilterRun {
   /** The error next() rejected with, to tell a rethrow from the filter's own failure. */
   private downstream: { error: unknown } | null = null;
   private timer: ReturnType<typeof setTimeout> | undefined;
-  private budgetMs = 0;
-  private resumedAt = 0;
+  /** The filter's own time so far, not counting the open stretch since `runningSince`. */
+  private usedMs = 0;
+  /** When the filter last resumed its own work; -1 while it waits in next(). */
+  private runningSince = -1;
   private expire: ((err: MeshError) => void) | null = null;
 
   constructor(
@@ -100,30 +102,36 @@ class FilterRun {
     }
   }
 
-  /** The filter's run raced against its budget; the budget is armed before the filter starts, so a synchronous next() pauses it. */
+  /**
+   * The filter's run raced against its budget. One timer per filter run: pausing for next() only
+   * notes the time; when the timer fires it checks the time actually used and re-arms for the
+   * rest if the filter spent part of it waiting in next().
+   */
   private bounded(ms: number): Promise<void> {
-    this.budgetMs = ms;
-    const expired = new Promise<never>((_, reject) => {
+    return new Promise<void>((resolve, reject) => {
       this.expire = reject;
+      this.runningSince = Date.now();
+      this.timer = setTimeout(() => this.check(), ms);
+      // Settles at most once: a filter that finishes or fails after its timeout changes nothing.
+      (this.entries[this.i] as ChainEntry).filter(this.ctx, this.next).then(resolve, reject);
     });
-    this.resume();
-    const work = (this.entries[this.i] as ChainEntry).filter(this.ctx, this.next);
-    work.catch(() => undefined); // a filter that fails after its timeout has already been handled
-    return Promise.race([work, expired]);
+  }
+
+  private check(): void {
+    const budget = (this.entries[this.i] as ChainEntry).timeoutMs as number;
+    const used = this.usedMs + (this.runningSince === -1 ? 0 : Date.now() - this.runningSince);
+    if (used >= budget) this.expire?.(new MeshError("deadline_exceeded", `timed out after ${budget}ms`));
+    else this.timer = setTimeout(() => this.check(), budget - used);
   }
 
   private pause(): void {
     if (this.expire === null) return;
-    clearTimeout(this.timer);
-    this.budgetMs -= Date.now() - this.resumedAt;
+    this.usedMs += Date.now() - this.runningSince;
+    this.runningSince = -1;
   }
 
   private resume(): void {
-    const expire = this.expire;
-    if (expire === null) return;
-    const entry = this.entries[this.i] as ChainEntry;
-    this.resumedAt = Date.now();
-    this.timer = setTimeout(() => expire(new MeshError("deadline_exceeded", `timed out after ${entry.timeoutMs}ms`)), Math.max(0, this.budgetMs));
+    if (this.expire !== null) this.runningSince = Date.now();
   }
 
   private async fail(entry: ChainEntry, err: unknown): Promise<void> {
