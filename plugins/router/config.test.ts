@@ -14,6 +14,8 @@ describe("router parseConfig", () => {
     ["a malformed parent", { routes: [{ kind: "HTTPRoute", namespace: "a", name: "b", parents: ["reviews"], rules: [] }] }, "routes[0].parents[0]", 'must be "<namespace>/<hostname>[:port]" (got "reviews")'],
     ["a parent port out of range", { routes: [{ kind: "HTTPRoute", namespace: "a", name: "b", parents: [`${P}:70000`], rules: [] }] }, "routes[0].parents[0]", "port must be between 1 and 65535 (got 70000)"],
     ["a regular expression that does not compile", withRule({ matches: [{ path: { type: "RegularExpression", value: "([" } }] }), "routes[0].rules[0].matches[0].path.value", "not a valid regular expression"],
+    ["a path regex that backtracks exponentially (ReDoS)", withRule({ matches: [{ path: { type: "RegularExpression", value: "/(a+)+" } }] }), "routes[0].rules[0].matches[0].path.value", "nested quantifier"],
+    ["a header regex that backtracks exponentially (ReDoS)", withRule({ matches: [{ headers: [{ type: "RegularExpression", name: "x", value: "(x|xx)+" }] }] }), "routes[0].rules[0].matches[0].headers[0].value", "repeated alternation"],
     ["a relative Exact path", withRule({ matches: [{ path: { type: "Exact", value: "foo" } }] }), "routes[0].rules[0].matches[0].path.value", 'must be an absolute path starting with "/"'],
     ["an unknown method", withRule({ matches: [{ method: "BREW" }] }), "routes[0].rules[0].matches[0].method", "must be one of GET, HEAD"],
     ["a Service backend without a port", withRule({ backendRefs: [{ name: "reviews" }] }), "routes[0].rules[0].backendRefs[0].port", "required for a Service backend"],

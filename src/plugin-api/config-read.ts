@@ -4,6 +4,7 @@
  * the shape it expects and every refusal says where the mistake is.
  */
 import { PluginConfigError } from "./errors.ts";
+import { regexHazard } from "./regex-hazard.ts";
 
 export type ConfigObject = Readonly<Record<string, unknown>>;
 
@@ -63,9 +64,14 @@ export function readEnum<T extends string>(v: unknown, path: string, values: rea
   return v as T;
 }
 
-/** A regular expression the filter will run, compiled once; anchored when `whole` (a full match, as Envoy's safe_regex). */
+/**
+ * A regular expression the filter will run, compiled once; anchored when `whole` (a full match, as
+ * Envoy's safe_regex). Patterns that can backtrack exponentially are refused (./regex-hazard.ts).
+ */
 export function readRegExp(v: unknown, path: string, whole = true): RegExp {
   const source = readString(v, path, { min: 1 });
+  const hazard = regexHazard(source);
+  if (hazard) throw new PluginConfigError(path, hazard);
   try {
     return new RegExp(whole ? `^(?:${source})$` : source);
   } catch (err) {
