@@ -26,6 +26,8 @@ describe("compose", () => {
     ["throw after next, FailClosed: the response becomes 500", [entry("late", async (_ctx, next) => { await next(); throw new Error("bad"); })], ok, 500, "filter_failed", null, null],
     ["throw after next, FailOpen: the response stands", [entry("late", async (_ctx, next) => { await next(); throw new Error("bad"); }, "FailOpen")], ok, 200, "upstream", null, null],
     ["a second next() fails that filter (FailClosed)", [entry("twice", async (_ctx, next) => { await next(); await next(); }), entry("b", mark("b"))], ok, 500, "filter_failed", "b", null],
+    ["returning without next() or a reply is a failure (FailClosed)", [entry("silent", async () => undefined), entry("b", mark("b"))], ok, 500, "filter_failed", null, null],
+    ["returning without next() or a reply is a failure (FailOpen: skipped)", [entry("silent", async () => undefined, "FailOpen"), entry("b", mark("b"))], ok, 200, "upstream", "b", "b"],
     ["timeout before next, FailClosed: 500", [entry("slow", never, "FailClosed", 20)], ok, 500, "filter_failed", null, null],
     ["timeout before next, FailOpen: skipped", [entry("slow", never, "FailOpen", 20), entry("b", mark("b"))], ok, 200, "upstream", "b", "b"],
     ["timeout after next, FailOpen: the response stands", [entry("slow", async (_ctx, next) => { await next(); await never(); }, "FailOpen", 20)], ok, 200, "upstream", null, null],

@@ -1,8 +1,8 @@
 /**
  * Runs a filter chain for one request. Like hono's compose, a filter gets `next` to run the rest
  * of the chain and may call it at most once (a second call rejects). Unlike hono, each entry has
- * a failure policy: when a filter throws, or its own work exceeds `timeoutMs` (time spent inside
- * next() does not count), only this request is affected —
+ * a failure policy: when a filter throws, returns without calling next() or replying, or its own
+ * work exceeds `timeoutMs` (time spent inside next() does not count), only this request is affected —
  *   FailClosed: the response becomes a 500 naming the filter (details "filter_failed"), any
  *     response body from further down is cancelled;
  *   FailOpen: the filter is skipped — if it had not called next() yet the chain continues without
@@ -94,6 +94,8 @@ class FilterRun {
     try {
       if (entry.timeoutMs === undefined) await entry.filter(this.ctx, this.next);
       else await this.bounded(entry.timeoutMs);
+      // Stopping the chain means replying: a filter that did neither would leave the request hanging.
+      if (this.state === State.Before && this.ctx.response === null) throw new MeshError("internal", "returned without calling next() or ctx.respond()");
     } catch (err) {
       if (this.downstream !== null && this.downstream.error === err) throw err;
       await this.fail(entry, err);
