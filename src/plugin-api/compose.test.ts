@@ -77,6 +77,30 @@ describe("compose", () => {
     expect(terminalRuns).toBe(1);
   });
 
+  const busy = (ms: number) => {
+    const until = Date.now() + ms;
+    while (Date.now() < until);
+  };
+  const slowUpstream: Terminal = async (ctx) => {
+    await new Promise((r) => setTimeout(r, 40));
+    ctx.respond(200, { details: "upstream" });
+  };
+  const settled: Array<[string, ChainEntry, number, string]> = [
+    ["over budget before next(), FailOpen: the chain settles only after the upstream answered", entry("hog", async (_ctx, next) => { busy(30); await next(); }, "FailOpen", 10), 200, "upstream"],
+    ["over budget before next(), FailClosed: 500 once the upstream is done", entry("hog", async (_ctx, next) => { busy(30); await next(); }, "FailClosed", 10), 500, "filter_failed"],
+    ["throws while next() still runs, FailClosed: the 500 is not overwritten later", entry("rash", async (_ctx, next) => { void next(); throw new Error("bad"); }), 500, "filter_failed"],
+  ];
+  for (const [name, e, status, details] of settled) {
+    test(name, async () => {
+      const ctx = newCtx();
+      await compose([e], slowUpstream)(ctx);
+      const atSettle = [ctx.response?.status, ctx.response?.details];
+      await new Promise((r) => setTimeout(r, 60));
+      expect(atSettle).toEqual([status, details]);
+      expect([ctx.response?.status, ctx.response?.details]).toEqual([status, details]);
+    });
+  }
+
   test("the chain is reusable: a second request starts fresh", async () => {
     const chain = compose([entry("a", mark("a"))], ok);
     for (let n = 0; n < 3; n++) {

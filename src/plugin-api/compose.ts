@@ -59,6 +59,9 @@ class FilterRun {
   /** The error next() rejected with, to tell a rethrow from the filter's own failure. */
   private downstream: { error: unknown } | null = null;
   private timer: ReturnType<typeof setTimeout> | undefined;
+  private armed = false;
+  /** The rest of the chain while the filter waits in next(). */
+  private pending: Promise<void> | null = null;
   /** The filter's own time so far, not counting the open stretch since `runningSince`. */
   private usedMs = 0;
   /** When the filter last resumed its own work; -1 while it waits in next(). */
@@ -79,7 +82,7 @@ class FilterRun {
     this.state = State.InNext;
     this.pause();
     try {
-      await dispatch(this.entries, this.terminal, this.ctx, this.i + 1);
+      await (this.pending = dispatch(this.entries, this.terminal, this.ctx, this.i + 1));
     } catch (error) {
       this.downstream = { error };
       throw error;
@@ -93,7 +96,11 @@ class FilterRun {
     const entry = this.entries[this.i] as ChainEntry;
     try {
       if (entry.timeoutMs === undefined) await entry.filter(this.ctx, this.next);
-      else await this.bounded(entry.timeoutMs);
+      else {
+        await this.bounded(entry.timeoutMs);
+        // A timer cannot preempt synchronous work: an overrun is a failure even if it finished first.
+        if (this.usedMs + (this.runningSince === -1 ? 0 : Date.now() - this.runningSince) > entry.timeoutMs) throw new MeshError("deadline_exceeded", `took longer than its ${entry.timeoutMs}ms timeout`);
+      }
       // Stopping the chain means replying: a filter that did neither would leave the request hanging.
       if (this.state === State.Before && this.ctx.response === null) throw new MeshError("internal", "returned without calling next() or ctx.respond()");
     } catch (err) {
@@ -107,23 +114,31 @@ class FilterRun {
   /**
    * The filter's run raced against its budget. One timer per filter run: pausing for next() only
    * notes the time; when the timer fires it checks the time actually used and re-arms for the
-   * rest if the filter spent part of it waiting in next().
+   * rest. It never expires while the filter waits in next() (the rest of the chain is running):
+   * if it fires then, resuming re-arms it.
    */
   private bounded(ms: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.expire = reject;
       this.runningSince = Date.now();
-      this.timer = setTimeout(() => this.check(), ms);
+      this.arm(ms);
       // Settles at most once: a filter that finishes or fails after its timeout changes nothing.
       (this.entries[this.i] as ChainEntry).filter(this.ctx, this.next).then(resolve, reject);
     });
   }
 
+  private arm(ms: number): void {
+    this.armed = true;
+    this.timer = setTimeout(() => this.check(), ms);
+  }
+
   private check(): void {
+    this.armed = false;
+    if (this.runningSince === -1) return; // in next(): resume() re-arms
     const budget = (this.entries[this.i] as ChainEntry).timeoutMs as number;
-    const used = this.usedMs + (this.runningSince === -1 ? 0 : Date.now() - this.runningSince);
+    const used = this.usedMs + Date.now() - this.runningSince;
     if (used >= budget) this.expire?.(new MeshError("deadline_exceeded", `timed out after ${budget}ms`));
-    else this.timer = setTimeout(() => this.check(), budget - used);
+    else this.arm(budget - used);
   }
 
   private pause(): void {
@@ -133,10 +148,15 @@ class FilterRun {
   }
 
   private resume(): void {
-    if (this.expire !== null) this.runningSince = Date.now();
+    if (this.expire === null) return;
+    this.runningSince = Date.now();
+    if (!this.armed) this.arm(Math.max(0, ((this.entries[this.i] as ChainEntry).timeoutMs as number) - this.usedMs));
   }
 
   private async fail(entry: ChainEntry, err: unknown): Promise<void> {
+    // A filter that failed while the rest of the chain still runs (it did not await next()): let
+    // that finish first, so nothing changes the response after the chain has settled.
+    if (this.state === State.InNext) await this.pending?.catch(() => undefined);
     const calledNext = this.state !== State.Before;
     this.state = State.Failed;
     const reason = MeshError.from(err).message;
