@@ -33,6 +33,27 @@ const bunModuleBan = (allowTestRunner) => ({
   ],
 });
 
+// Plugins see the plugin API's barrel and nothing else of mesh (ARCHITECTURE.md §8): no deep
+// imports, no other src/ module, no other plugin, no package (not even node:* or bun:*). Files of
+// one plugin import each other with "./". Plugin tests may also import the bun:test runner.
+const pluginImports = (allowTestRunner) => ({
+  "no-restricted-imports": [
+    "error",
+    {
+      patterns: [
+        {
+          regex: "^(?:\\.\\./)+(?!\\.\\./)(?!src/plugin-api/index\\.ts$)",
+          message: "A plugin imports only the plugin API (../../src/plugin-api/index.ts) and its own files (./).",
+        },
+        {
+          regex: allowTestRunner ? "^(?!\\.{1,2}/)(?!bun:test$)" : "^(?!\\.{1,2}/)",
+          message: "A plugin imports no packages: what it may use comes through the plugin API (../../src/plugin-api/index.ts).",
+        },
+      ],
+    },
+  ],
+});
+
 export default tseslint.config(
   { ignores: ["node_modules/", "dist/", "src/gen/", "bench/results/"] },
   ...tseslint.configs.recommended,
@@ -48,4 +69,7 @@ export default tseslint.config(
   { files: ["src/**/*.ts", "plugins/**/*.ts"], plugins: { layout: layoutPlugin }, rules: { "layout/dependency-direction": "error" } },
   // Tests and contract suites are run by `bun test`, so they may import its runner; nothing else from bun:*.
   { files: ["**/*.test.ts", "**/contract.ts"], ignores: ["src/runtime/**"], rules: bunModuleBan(true) },
+  // Replaces the bun:* ban for plugins (one no-restricted-imports setting per file wins): stricter.
+  { files: ["plugins/**/*.ts"], rules: pluginImports(false) },
+  { files: ["plugins/**/*.test.ts"], rules: pluginImports(true) },
 );

@@ -1,4 +1,4 @@
-/** The architecture's lint rules, checked with ESLint itself: runtime APIs only in src/runtime/; imports follow the layout. */
+/** The architecture's lint rules, checked with ESLint itself: runtime APIs only in src/runtime/; imports follow the layout; plugins import only src/plugin-api. */
 import { describe, expect, test } from "bun:test";
 import { ESLint } from "eslint";
 
@@ -41,8 +41,6 @@ describe("imports follow the layout (ARCHITECTURE.md §8)", () => {
     ["generated code outside the boundary", "src/ztunnel/x.ts", importing("../gen/mesh/xds/v1/workload_pb.ts"), layout],
     ["generated code in the state layer", "src/state/x.ts", importing("../gen/mesh/xds/v1/workload_pb.ts"), layout],
     ["policy imports telemetry (not pure)", "src/policy/x.ts", importing("../telemetry/log.ts"), layout],
-    ["plugin imports a core module", "plugins/router/x.ts", importing("../../src/state/view.ts"), layout],
-    ["plugin imports another plugin", "plugins/router/x.ts", importing("../jwt/index.ts"), layout],
     // Allowed:
     ["ztunnel imports the read model", "src/ztunnel/x.ts", importing("../state/mesh-state.ts"), []],
     ["waypoint imports hbone", "src/waypoint/x.ts", importing("../hbone/server.ts"), []],
@@ -50,8 +48,28 @@ describe("imports follow the layout (ARCHITECTURE.md §8)", () => {
     ["the CA client uses generated code", "src/identity/ca-client.ts", importing("../gen/istio/v1/auth/ca_pb.ts"), []],
     ["control plane handlers use generated code", "src/controlplane/xds/x.ts", importing("../../gen/mesh/xds/v1/workload_pb.ts"), []],
     ["policy reads state types", "src/policy/x.ts", importing("../state/view.ts"), []],
-    ["plugin imports the plugin API", "plugins/router/x.ts", importing("../../src/plugin-api/index.ts"), []],
-    ["plugin imports its own files", "plugins/router/x.ts", importing("./match.ts"), []],
+  ];
+  for (const [name, file, code, want] of cases) {
+    test(name, async () => expect(await ruleIds(code, file)).toEqual(want));
+  }
+});
+
+describe("plugins import only src/plugin-api", () => {
+  const use = (from: string) => `import { x } from "${from}";\nexport const y = x;\n`;
+  const cases: Array<[string, string, string, string[]]> = [
+    ["the plugin API barrel", "plugins/p/filter.ts", use("../../src/plugin-api/index.ts"), []],
+    ["the plugin's own files", "plugins/p/filter.ts", use("./config.ts"), []],
+    ["bun:test in a plugin test", "plugins/p/filter.test.ts", use("bun:test"), []],
+    ["another src/ module", "plugins/p/filter.ts", use("../../src/errors/mesh-error.ts"), ["no-restricted-imports"]],
+    ["a deep import past the barrel", "plugins/p/filter.ts", use("../../src/plugin-api/compose.ts"), ["no-restricted-imports"]],
+    ["a re-export of the read model", "plugins/p/filter.ts", 'export { x } from "../../src/xds/view.ts";\n', ["no-restricted-imports"]],
+    ["another plugin", "plugins/p/filter.ts", use("../router/config.ts"), ["no-restricted-imports"]],
+    ["a package", "plugins/p/filter.ts", use("zod"), ["no-restricted-imports"]],
+    ["a node: module", "plugins/p/filter.ts", use("node:fs"), ["no-restricted-imports"]],
+    ["bun:test outside a test", "plugins/p/filter.ts", use("bun:test"), ["no-restricted-imports"]],
+    ["bun:sqlite in a plugin test", "plugins/p/filter.test.ts", use("bun:sqlite"), ["no-restricted-imports"]],
+    ["an absolute path", "plugins/p/filter.ts", use("/work/main/src/errors/mesh-error.ts"), ["no-restricted-imports"]],
+    ["src/ itself may still import src/ modules", "src/cli/x.ts", use("../errors/mesh-error.ts"), []],
   ];
   for (const [name, file, code, want] of cases) {
     test(name, async () => expect(await ruleIds(code, file)).toEqual(want));
