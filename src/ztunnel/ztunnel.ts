@@ -24,7 +24,7 @@ import { caClient } from "../identity/ca-client.ts";
 import { CertificateManager } from "../identity/cert-manager.ts";
 import { systemClock } from "../identity/clock.ts";
 import { decodeCheckedTrustBundle } from "../identity/trust-bundle.ts";
-import { formatIp } from "../net/ip.ts";
+import { formatIp, unmapIpv4 } from "../net/ip.ts";
 import type { CaptureListener, HttpServer, RuntimePort, SocketAddress } from "../runtime/port.ts";
 import type { LogControl } from "../telemetry/log.ts";
 import { MetricsRegistry } from "../telemetry/metrics.ts";
@@ -86,7 +86,8 @@ export interface RunningZtunnel {
   drain(deadlineMs?: number): Promise<void>;
 }
 
-const toEndpoint = (a: SocketAddress): Endpoint => ({ address: a.address, port: a.port });
+/** Dual-stack listeners ([::]) report IPv4 peers as ::ffff:a.b.c.d; workloads are known by a.b.c.d. */
+const toEndpoint = (a: SocketAddress): Endpoint => ({ address: unmapIpv4(a.address), port: a.port });
 
 export async function startZtunnel(config: ZtunnelConfig, rt: RuntimePort, logs: LogControl): Promise<RunningZtunnel> {
   const log = logs.logger("ztunnel");
