@@ -4,7 +4,8 @@
  * the outbound and inbound proxies:
  * - iptables mode: capture listeners on 15001 (outbound), 15006 (plaintext inbound) and 15008
  *   (HBONE), original destinations from SO_ORIGINAL_DST, REDIRECT rules kept in step with the
- *   node's workloads and removed on exit;
+ *   node's workloads and removed on exit; a workload's outbound traffic is captured (and so gets
+ *   its identity) only from the interface recorded for it (capture/workload-rules.ts);
  * - socks5 mode: SOCKS5 on 15080, and an HBONE listener on each local workload's own address
  *   (as if inside the workload's network namespace), opened and closed as workloads come and go;
  * and in both, DNS on 15053, admin on 127.0.0.1:15000, metrics on 15020, readiness on 15021.
@@ -75,6 +76,8 @@ export interface ZtunnelConfig {
   readonly certTtlSeconds?: number;
   /** iptables chain name (tests run several ztunnels). */
   readonly iptablesChain?: string;
+  /** iptables mode: capture workloads without a hostInterface by source address alone (spoofable). */
+  readonly allowUnboundInterfaces?: boolean;
 }
 
 export interface RunningZtunnel {
@@ -179,6 +182,7 @@ export async function startZtunnel(config: ZtunnelConfig, rt: RuntimePort, logs:
         logger: logs.logger("capture"),
         ports: { outbound: config.listen.outbound.port, inboundPlaintext: config.listen.inboundPlaintext.port, hbone: config.listen.hbone.port },
         ...(config.iptablesChain ? { chain: config.iptablesChain } : {}),
+        allowUnbound: config.allowUnboundInterfaces ?? false,
       });
       cleanups.push(() => capture.close());
       const out = await rt.listenCapture(config.listen.outbound, (c) => {
@@ -199,7 +203,7 @@ export async function startZtunnel(config: ZtunnelConfig, rt: RuntimePort, logs:
       listeners.push(out, plain, hbone);
       Object.assign(addresses, { outbound: toEndpoint(out.address), inboundPlaintext: toEndpoint(plain.address), hbone: toEndpoint(hbone.address) });
       onLocalWorkloads = async (local) => {
-        const report = await capture.sync(local.filter((w) => w.captured).flatMap((w) => w.addresses));
+        const report = await capture.sync(local.filter((w) => w.captured).flatMap((w) => w.addresses.map((address) => ({ address, hostInterface: w.hostInterface }))));
         for (const s of report.skipped) log.warn("workload address not captured", s);
       };
     } else {

@@ -46,7 +46,12 @@ export const ztunnelCommand: Command = {
     { name: "drain-timeout", type: "duration", default: "5s", description: "on SIGTERM, how long open connections may take to finish" },
     { name: "connect-timeout", type: "duration", default: "5s", description: "deadline to reach an upstream or a peer ztunnel" },
     { name: "dns-upstreams", type: "list", arg: "ADDRS", description: "DNS servers (IP:PORT, comma-separated) for non-mesh names; default: /etc/resolv.conf" },
-    { name: "iptables-chain", type: "string", arg: "NAME", description: "nat chain for capture rules (default MESH_ZTUNNEL_PREROUTING)" },
+    { name: "iptables-chain", type: "string", arg: "NAME", description: "nat and raw chain for capture and anti-spoofing rules (default MESH_ZTUNNEL_PREROUTING)" },
+    {
+      name: "allow-unbound-interfaces",
+      type: "bool",
+      description: "iptables mode: capture workloads without spec.hostInterface by source address alone (any local workload can then take their identity; see docs/security.md)",
+    },
   ],
   run: async ({ rt, options, logs }) => {
     const endpoint = options["control-plane"] as string;
@@ -77,6 +82,7 @@ export const ztunnelCommand: Command = {
         connectTimeoutMs: options["connect-timeout"] as number,
         ...(upstreams ? { dnsUpstreams: upstreams.map(parseDnsUpstream) } : {}),
         ...(options["iptables-chain"] ? { iptablesChain: options["iptables-chain"] as string } : {}),
+        allowUnboundInterfaces: options["allow-unbound-interfaces"] === true,
       },
       rt,
       logs,
