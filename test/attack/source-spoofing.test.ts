@@ -180,6 +180,29 @@ describe.skipIf(skip !== null)("attack: a workload sends from another workload's
     await sleepStillServed("http://[fd00:2::10]:9080/", "fd00:1::10");
   });
 
+  test("a workload whose interface is not recorded gets no outbound capture, so no identity; recording it restores both", async () => {
+    const entry = (iface: string) =>
+      `apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\nmetadata: {name: notsleep, namespace: bookinfo}\nspec: {address: 10.0.1.11, labels: {app: notsleep}, serviceAccount: notsleep, node: node-1${iface}}\n`;
+    const apply = async (yaml: string) => {
+      const file = join(dir, `notsleep-${Date.now()}.yaml`);
+      writeFileSync(file, yaml);
+      await mesh(["apply", "-f", file]);
+    };
+    const outboundRule = async () => (await runOk(t.node("node-1").exec(["iptables-save", "-t", "nat"]))).includes("-s 10.0.1.11/32 -i notsleep");
+    await apply(entry(""));
+    try {
+      await eventually(async () => expect(await outboundRule()).toBe(false), { what: "notsleep's outbound capture removed" });
+      await eventually(() => {
+        const refusal = (ztunnels["node-1"] as SpawnedProcess).stderr().split("\n").find((l) => l.includes("workload outbound traffic refused") && l.includes("10.0.1.11"));
+        expect(refusal ?? "no refusal logged").toContain('"level":"error"');
+      });
+      expect(await capturedAs("10.0.1.11")).toBe(0);
+    } finally {
+      await apply(entry(", hostInterface: notsleep"));
+    }
+    await eventually(async () => expect(await outboundRule()).toBe(true), { what: "notsleep's outbound capture back" });
+  });
+
   test("MAC/ARP: notsleep with sleep's MAC address as well is refused just the same", async () => {
     const notsleep = t.workload("notsleep");
     const mac = (ns: string[]) => runOk(ns).then((out) => /link\/ether ([0-9a-f:]+)/.exec(out)?.[1] ?? "");
