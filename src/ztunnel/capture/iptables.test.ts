@@ -268,6 +268,26 @@ describe.skipIf(skipRoot !== null)("IptablesCapture in a network namespace (root
     });
   });
 
+  test("a bridge or a bridge port as hostInterface is reported as unable to bind an identity; a veth is not", async () => {
+    await withNetns("ipt", async (ns) => {
+      await ns.sh("ip link add br9 type bridge; ip link add port9 type veth peer name peer9; ip link set port9 master br9; ip link add veth9 type veth peer name other9");
+      const lines: string[] = [];
+      const logs = createLogControl({ format: "json", spec: "error", write: (l) => lines.push(l) });
+      const capture = await IptablesCapture.start({ logger: logs.logger("capture"), exec: ns.exec });
+      try {
+        await capture.sync([
+          { address: "10.0.9.1", hostInterface: "br9" },
+          { address: "10.0.9.2", hostInterface: "port9" },
+          { address: "10.0.9.3", hostInterface: "veth9" },
+        ]);
+      } finally {
+        await capture.close();
+      }
+      const problems = lines.map((l) => JSON.parse(l) as Record<string, string>).filter((l) => l.msg === "hostInterface cannot bind a workload's identity");
+      expect(problems.map((p) => p.interface).sort()).toEqual(["br9", "port9"]);
+    });
+  });
+
   test("start removes what a crashed run left (the chain, duplicate jumps), in both families", async () => {
     await withNetns("ipt", async (ns) => {
       const crashed = await IptablesCapture.start({ logger, exec: ns.exec });

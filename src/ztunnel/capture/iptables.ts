@@ -38,6 +38,7 @@ import {
   planSync,
   type Table,
 } from "./iptables-plan.ts";
+import { attachmentProblem } from "./attachment.ts";
 import { planRpFilter, RP_FILTER_LOOSE, RP_FILTER_STRICT, rpFilterKey } from "./rp-filter.ts";
 import { addressesOf, type CaptureTarget, planWorkloadRules } from "./workload-rules.ts";
 
@@ -199,7 +200,10 @@ export class IptablesCapture {
     });
   }
 
-  /** rp_filter strict on the wanted interfaces, the remembered value back on the others. */
+  /**
+   * rp_filter strict on the wanted interfaces, the remembered value back on the others; each newly
+   * bound interface is checked once to be one that can bind an identity (attachment.ts).
+   */
   async #syncRpFilter(wanted: readonly string[]): Promise<void> {
     const plan = planRpFilter(this.#rpFilter, wanted);
     for (const [iface, value] of plan.restore) {
@@ -213,6 +217,9 @@ export class IptablesCapture {
         const before = (await this.#command(4, ["sysctl", "-n", rpFilterKey(iface)])).trim();
         await this.#command(4, ["sysctl", "-qw", `${rpFilterKey(iface)}=${RP_FILTER_STRICT}`]);
         this.#rpFilter.set(iface, before);
+        // The interface exists now: say so loudly when it cannot bind an identity (a bridge, a port).
+        const problem = attachmentProblem(iface, await this.#command(4, ["ip", "-d", "-o", "link", "show", "dev", iface]));
+        if (problem !== null) this.#log.error("hostInterface cannot bind a workload's identity", { interface: iface, problem });
       } catch (err) {
         this.#log.info("rp_filter not set yet (interface missing?); the raw-table rules still apply", { interface: iface, error: (err as Error).message });
       }
