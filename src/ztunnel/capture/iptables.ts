@@ -17,7 +17,7 @@
  *   close() removes them and writes back the rp_filter values it changed, so every rule this class
  *   added is gone afterwards.
  * - IPv4 is required (start fails without it); IPv6 is skipped, with the reason logged and kept in
- *   `families[6]`, when ip6tables or its nat table is unavailable.
+ *   `families[6]`, when ip6tables or its nat or raw table is unavailable.
  * - Failures are MeshErrors: failed_precondition when the machine cannot do it (no iptables, not
  *   root, no nat table), unavailable for the rest (lock held, deadline, restore refused).
  */
