@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { cidrContains, parseCidr, parseIp } from "./ip.ts";
+import { cidrContains, parseCidr, parseIp, unmapIpv4 } from "./ip.ts";
 
 describe("parseIp", () => {
   const good: Array<[string, number[]]> = [
@@ -37,4 +37,16 @@ describe("cidrContains", () => {
   for (const bad of ["10.0.0.0/33", "fd00::/129", "10.0.0.0/", "10.0.0.0/a", "x/8"]) {
     test(`refuses ${bad}`, () => expect(parseCidr(bad)).toBeNull());
   }
+});
+
+describe("unmapIpv4", () => {
+  const cases: Array<[string, string]> = [
+    ["::ffff:10.0.1.10", "10.0.1.10"],
+    ["::FFFF:192.168.0.1", "192.168.0.1"],
+    ["::ffff:10.0.1.300", "::ffff:10.0.1.300"],
+    ["10.0.1.10", "10.0.1.10"],
+    ["fd00:1::10", "fd00:1::10"],
+    ["::1", "::1"],
+  ];
+  for (const [input, want] of cases) test(input, () => expect(unmapIpv4(input)).toBe(want));
 });

@@ -117,3 +117,12 @@ export function canonicalIp(text: string): string | null {
   const bytes = parseIp(text);
   return bytes ? formatIp(bytes) : null;
 }
+
+/**
+ * An IPv4 peer of a dual-stack socket ("::ffff:10.0.1.10") as the IPv4 address it is
+ * ("10.0.1.10"); any other text unchanged. Workloads are looked up by this form.
+ */
+export function unmapIpv4(text: string): string {
+  const m = /^::ffff:(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})$/i.exec(text);
+  return m && parseIpv4(m[1] as string) ? (m[1] as string) : text;
+}

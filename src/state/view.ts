@@ -35,6 +35,8 @@ export interface WorkloadView {
   readonly portMtlsModes: Readonly<Record<number, MtlsMode>>;
   readonly captured: boolean;
   readonly network: string;
+  /** The node's interface its traffic enters through (host side of its veth); absent when unknown. */
+  readonly hostInterface?: string;
 }
 
 export interface ServiceView {

@@ -19,6 +19,7 @@ const workload: WorkloadView = {
   portMtlsModes: { 8080: "disable" },
   captured: true,
   network: "",
+  hostInterface: "veth-pp-1",
 };
 const service: ServiceView = {
   name: "productpage",
@@ -49,6 +50,11 @@ describe("xDS wire conversion", () => {
   });
   test("a resource whose name does not match its content is refused", () => {
     expect(() => decodeWorkload("bookinfo/other", encodeWorkload(workload))).toThrow(/bookinfo\/other: name:/);
+  });
+  test("the host interface is optional and must be an interface name", () => {
+    const { hostInterface: _, ...unbound } = workload;
+    expect(decodeWorkload("bookinfo/pp-1", encodeWorkload(unbound))).toEqual(unbound);
+    expect(() => decodeWorkload("bookinfo/pp-1", encodeWorkload({ ...workload, hostInterface: "a/b" }))).toThrow(/host_interface/);
   });
   test("a bad address or CIDR names its field", () => {
     const bytes = encodeAuthorization({ ...authorization, rules: [{ ...authorization.rules[0]!, from: [{ ...authorization.rules[0]!.from[0]!, ipBlocks: ["10.0.0.0/99"] }] }] });

@@ -5,6 +5,7 @@
  * that resource is NACKed.
  */
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { isInterfaceName } from "../net/interface-name.ts";
 import { parseCidr } from "../net/ip.ts";
 import { bad, ipBytes, ipText, port } from "./wire-checks.ts";
 import {
@@ -66,6 +67,7 @@ export function encodeWorkload(w: WorkloadView): Uint8Array {
       portMtlsModes: Object.fromEntries(Object.entries(w.portMtlsModes).map(([p, m]) => [p, MTLS_TO_WIRE[m]])),
       captured: w.captured,
       network: w.network,
+      hostInterface: w.hostInterface ?? "",
     }),
   );
 }
@@ -98,7 +100,13 @@ export function decodeWorkload(name: string, bytes: Uint8Array): WorkloadView {
     portMtlsModes: Object.fromEntries(Object.entries(w.portMtlsModes).map(([p, m]) => [port(name, `port_mtls_modes["${p}"]`, Number(p)), mtlsFromWire(m)])),
     captured: w.captured,
     network: w.network,
+    ...(w.hostInterface ? { hostInterface: hostInterface(name, w.hostInterface) } : {}),
   };
+}
+
+function hostInterface(resource: string, name: string): string {
+  if (!isInterfaceName(name)) throw bad(resource, "host_interface", `not a network interface name: ${JSON.stringify(name)}`);
+  return name;
 }
 
 export function encodeService(s: ServiceView): Uint8Array {

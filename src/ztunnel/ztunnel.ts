@@ -4,7 +4,8 @@
  * the outbound and inbound proxies:
  * - iptables mode: capture listeners on 15001 (outbound), 15006 (plaintext inbound) and 15008
  *   (HBONE), original destinations from SO_ORIGINAL_DST, REDIRECT rules kept in step with the
- *   node's workloads and removed on exit;
+ *   node's workloads and removed on exit; a workload's outbound traffic is captured (and so gets
+ *   its identity) only from the interface recorded for it (capture/workload-rules.ts);
  * - socks5 mode: SOCKS5 on 15080, and an HBONE listener on each local workload's own address
  *   (as if inside the workload's network namespace), opened and closed as workloads come and go;
  * and in both, DNS on 15053, admin on 127.0.0.1:15000, metrics on 15020, readiness on 15021.
@@ -24,7 +25,7 @@ import { caClient } from "../identity/ca-client.ts";
 import { CertificateManager } from "../identity/cert-manager.ts";
 import { systemClock } from "../identity/clock.ts";
 import { decodeCheckedTrustBundle } from "../identity/trust-bundle.ts";
-import { canonicalIp, formatIp } from "../net/ip.ts";
+import { canonicalIp, formatIp, unmapIpv4 } from "../net/ip.ts";
 import type { CaptureListener, HttpServer, RuntimePort, SocketAddress } from "../runtime/port.ts";
 import type { LogControl, Logger } from "../telemetry/log.ts";
 import { MetricsRegistry } from "../telemetry/metrics.ts";
@@ -81,6 +82,8 @@ export interface ZtunnelConfig {
   readonly iptablesChain?: string;
   /** Addresses or CIDR blocks passthrough may never reach, besides the node and the control plane. */
   readonly passthroughDeny?: readonly string[];
+  /** iptables mode: capture workloads without a hostInterface by source address alone (spoofable). */
+  readonly allowUnboundInterfaces?: boolean;
 }
 
 export interface RunningZtunnel {
@@ -92,7 +95,8 @@ export interface RunningZtunnel {
   drain(deadlineMs?: number): Promise<void>;
 }
 
-const toEndpoint = (a: SocketAddress): Endpoint => ({ address: a.address, port: a.port });
+/** Dual-stack listeners ([::]) report IPv4 peers as ::ffff:a.b.c.d; workloads are known by a.b.c.d. */
+const toEndpoint = (a: SocketAddress): Endpoint => ({ address: unmapIpv4(a.address), port: a.port });
 
 /** Every address the control plane's URL names (passthrough never goes there). */
 async function controlPlaneAddresses(url: string, log: Logger): Promise<string[]> {
@@ -200,6 +204,7 @@ export async function startZtunnel(config: ZtunnelConfig, rt: RuntimePort, logs:
         logger: logs.logger("capture"),
         ports: { outbound: config.listen.outbound.port, inboundPlaintext: config.listen.inboundPlaintext.port, hbone: config.listen.hbone.port },
         ...(config.iptablesChain ? { chain: config.iptablesChain } : {}),
+        allowUnbound: config.allowUnboundInterfaces ?? false,
       });
       cleanups.push(() => capture.close());
       const out = await rt.listenCapture(config.listen.outbound, (c) => {
@@ -220,7 +225,7 @@ export async function startZtunnel(config: ZtunnelConfig, rt: RuntimePort, logs:
       listeners.push(out, plain, hbone);
       Object.assign(addresses, { outbound: toEndpoint(out.address), inboundPlaintext: toEndpoint(plain.address), hbone: toEndpoint(hbone.address) });
       onLocalWorkloads = async (local) => {
-        const report = await capture.sync(local.filter((w) => w.captured).flatMap((w) => w.addresses));
+        const report = await capture.sync(local.filter((w) => w.captured).flatMap((w) => w.addresses.map((address) => ({ address, hostInterface: w.hostInterface }))));
         for (const s of report.skipped) log.warn("workload address not captured", s);
       };
     } else {

@@ -34,7 +34,7 @@ metadata: {name: bookinfo, labels: {istio.io/dataplane-mode: ambient}}
 apiVersion: networking.istio.io/v1
 kind: WorkloadEntry
 metadata: {name: sleep, namespace: bookinfo}
-spec: {address: 10.0.1.10, node: node-1, serviceAccount: sleep, labels: {app: sleep}}
+spec: {address: 10.0.1.10, node: node-1, hostInterface: sleep, serviceAccount: sleep, labels: {app: sleep}}
 `;
 
 /** An HTTP server that answers only callers in `trusted` (by source address) and says who called. */

@@ -181,7 +181,7 @@ describe.skipIf(skip !== null)("ztunnel in network namespaces (iptables capture,
     expect((await curl("notsleep", "http://10.0.2.10:9080/"))[0]).toBe(0);
   });
 
-  test("SIGTERM drains node-1: a connection that finishes within the deadline is not reset; the rules go", async () => {
+  test("SIGTERM drains node-1: a connection that finishes within the deadline is not reset; the rules go, rp_filter is restored", async () => {
     const z = ztunnels["node-1"] as SpawnedProcess;
     const long = run(t.workload("sleep").exec(["curl", "-sS", "--max-time", "10", "http://10.96.0.20:9080/?ms=2000"]), { timeoutMs: 15_000 });
     await new Promise((r) => setTimeout(r, 300));
@@ -189,7 +189,9 @@ describe.skipIf(skip !== null)("ztunnel in network namespaces (iptables capture,
     const r = await long;
     expect({ code: r.code, out: r.stdout }).toEqual({ code: 0, out: expect.stringContaining("productpage says hello") });
     expect(await exited).toBe(0);
-    expect(await runOk(t.node("node-1").exec(["iptables-save", "-t", "nat"]))).not.toContain("MESH_ZTUNNEL");
+    // Capture (nat) and anti-spoofing (raw) rules gone in both families, rp_filter as it was.
+    for (const save of ["iptables-save", "ip6tables-save"]) expect(await runOk(t.node("node-1").exec([save]))).not.toContain("MESH_ZTUNNEL");
+    expect((await runOk(t.node("node-1").exec(["sysctl", "-n", "net.ipv4.conf.sleep.rp_filter"]))).trim()).toBe("0");
   });
 
   test("node-1's ztunnel gone does not disturb node-2; a restart resumes from the persisted config with the control plane still down", async () => {

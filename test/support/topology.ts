@@ -8,6 +8,11 @@
  *                        └─ <p>-node-2  eth0 192.168.77.12/24, ip_forward=1
  *                              └─ veth "productpage" 10.0.2.1/32 ── <p>-productpage eth0 10.0.2.10/32
  *
+ * Optionally dual stack: a workload with `ip6` holds it as /128 with a default route via an IPv6
+ * gateway (its address with the last group 1, held by the node side of its veth); a node or the
+ * control plane with `lanIp6` holds it on the LAN as /64, and remote workloads' /128 are routed
+ * via it as for IPv4. IPv6 addresses are added without duplicate address detection (nodad).
+ *
  * Invariants:
  * - Names: every namespace is `<prefix>-<label>` with a prefix unique to this build. Interfaces
  *   are created directly inside their namespaces (never in the root namespace), so their short
@@ -26,7 +31,7 @@
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { isIPv4 } from "node:net";
+import { isIPv4, isIPv6 } from "node:net";
 import { killGroup, runOk } from "./command.ts";
 import { eventually } from "./eventually.ts";
 import type { Netns } from "./netns.ts";
@@ -35,11 +40,15 @@ export interface WorkloadSpec {
   /** Label: namespace suffix and the node-side interface name (at most 15 of [a-z0-9-]). */
   readonly name: string;
   readonly ip: string;
+  /** An IPv6 address too (dual stack). */
+  readonly ip6?: string;
 }
 
 export interface NodeSpec {
   readonly name: string;
   readonly lanIp: string;
+  /** IPv6 on the LAN (needed to route its workloads' IPv6 addresses from other hosts). */
+  readonly lanIp6?: string;
   /** The workloads' gateway address in the node; default: the workloads' /24 with .1. */
   readonly gateway?: string;
   readonly workloads?: readonly WorkloadSpec[];
@@ -49,6 +58,7 @@ export interface TopologySpec {
   readonly nodes: readonly NodeSpec[];
   /** Default 192.168.77.2. */
   readonly cpLanIp?: string;
+  readonly cpLanIp6?: string;
   /** Prefix length of the LAN (default 24); every LAN address must be inside it. */
   readonly lanPrefixLength?: number;
 }
@@ -69,6 +79,7 @@ export interface NodeHost extends LanHost {
 
 export interface WorkloadHost extends Host {
   readonly ip: string;
+  readonly ip6?: string;
   /** The label of the node it is attached to. */
   readonly node: string;
   /** Its veth's name inside the node namespace. */
@@ -145,14 +156,23 @@ function validate(spec: TopologySpec): void {
     check(!ips.has(addr), `${what}: address ${addr} used twice`);
     ips.add(addr);
   };
+  const ip6 = (addr: string | undefined, what: string) => {
+    if (addr === undefined) return;
+    check(isIPv6(addr), `${what}: not an IPv6 address: ${addr}`);
+    check(!ips.has(addr), `${what}: address ${addr} used twice`);
+    ips.add(addr);
+  };
   ip(spec.cpLanIp ?? "192.168.77.2", "cp");
+  ip6(spec.cpLanIp6, "cp");
   check(spec.nodes.length > 0, "no nodes");
   for (const n of spec.nodes) {
     label(n.name);
     ip(n.lanIp, n.name);
+    ip6(n.lanIp6, n.name);
     for (const w of n.workloads ?? []) {
       label(w.name);
       ip(w.ip, w.name);
+      ip6(w.ip6, w.name);
     }
   }
 }
@@ -162,6 +182,11 @@ function defaultGateway(node: NodeSpec): string {
   if (node.gateway) return node.gateway;
   if (!first) return "";
   return first.ip.split(".").slice(0, 3).concat("1").join(".");
+}
+
+/** The IPv6 gateway of a workload address: the address with its last group 1 (fd00:1::10 → fd00:1::1). */
+function gateway6(ip6: string): string {
+  return ip6.replace(/[0-9a-f]+$/i, "1");
 }
 
 let builds = 0;
@@ -210,24 +235,26 @@ export async function buildTopology(spec: TopologySpec): Promise<Topology> {
     await runOk(["ip", "-n", lan.name, "link", "add", "br0", "type", "bridge"]);
     await runOk(["ip", "-n", lan.name, "link", "set", "br0", "up"]);
 
-    const attachToLan = async (host: Host, lanIp: string) => {
+    const attachToLan = async (host: Host, lanIp: string, lanIp6: string | undefined) => {
       await runOk(["ip", "link", "add", "eth0", "netns", host.name, "type", "veth", "peer", "name", host.label, "netns", lan.name]);
       await runOk(["ip", "-n", lan.name, "link", "set", host.label, "master", "br0", "up"]);
       await runOk(["ip", "-n", host.name, "addr", "add", `${lanIp}/${lanPrefixLength}`, "dev", "eth0"]);
+      if (lanIp6) await runOk(["ip", "-n", host.name, "-6", "addr", "add", `${lanIp6}/64`, "dev", "eth0", "nodad"]);
       await runOk(["ip", "-n", host.name, "link", "set", "eth0", "up"]);
     };
 
     const cpHost = await makeHost("cp");
     const cpLanIp = spec.cpLanIp ?? "192.168.77.2";
-    await attachToLan(cpHost, cpLanIp);
+    await attachToLan(cpHost, cpLanIp, spec.cpLanIp6);
     const cp: LanHost = { ...cpHost, lanIp: cpLanIp };
 
     const nodes: NodeHost[] = [];
     const workloads: WorkloadHost[] = [];
     for (const n of spec.nodes) {
       const host = await makeHost(n.name);
-      await attachToLan(host, n.lanIp);
+      await attachToLan(host, n.lanIp, n.lanIp6);
       await runOk(host.exec(["sysctl", "-qw", "net.ipv4.ip_forward=1"]));
+      if ((n.workloads ?? []).some((w) => w.ip6)) await runOk(host.exec(["sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"]));
       const gateway = defaultGateway(n);
       const attached: WorkloadHost[] = [];
       for (const w of n.workloads ?? []) {
@@ -241,7 +268,15 @@ export async function buildTopology(spec: TopologySpec): Promise<Topology> {
         await runOk(["ip", "-n", wl.name, "link", "set", "eth0", "up"]);
         await runOk(["ip", "-n", wl.name, "route", "add", gateway, "dev", "eth0", "scope", "link"]);
         await runOk(["ip", "-n", wl.name, "route", "add", "default", "via", gateway, "dev", "eth0"]);
-        attached.push({ ...wl, ip: w.ip, node: n.name, nodeInterface: w.name });
+        if (w.ip6) {
+          const gw6 = gateway6(w.ip6);
+          await runOk(["ip", "-n", host.name, "-6", "addr", "add", `${gw6}/128`, "dev", w.name, "nodad"]);
+          await runOk(["ip", "-n", host.name, "-6", "route", "add", `${w.ip6}/128`, "dev", w.name]);
+          await runOk(["ip", "-n", wl.name, "-6", "addr", "add", `${w.ip6}/128`, "dev", "eth0", "nodad"]);
+          await runOk(["ip", "-n", wl.name, "-6", "route", "add", gw6, "dev", "eth0"]);
+          await runOk(["ip", "-n", wl.name, "-6", "route", "add", "default", "via", gw6, "dev", "eth0"]);
+        }
+        attached.push({ ...wl, ip: w.ip, ...(w.ip6 ? { ip6: w.ip6 } : {}), node: n.name, nodeInterface: w.name });
       }
       workloads.push(...attached);
       nodes.push({ ...host, lanIp: n.lanIp, gateway, workloads: attached });
@@ -252,6 +287,10 @@ export async function buildTopology(spec: TopologySpec): Promise<Topology> {
       for (const to of nodes) {
         if (to.label === from.label) continue;
         for (const w of to.workloads) await runOk(["ip", "-n", from.name, "route", "add", `${w.ip}/32`, "via", to.lanIp]);
+        const toLan6 = spec.nodes.find((n) => n.name === to.label)?.lanIp6;
+        const fromLan6 = from === cp ? spec.cpLanIp6 : spec.nodes.find((n) => n.name === from.label)?.lanIp6;
+        if (!toLan6 || !fromLan6) continue;
+        for (const w of to.workloads) if (w.ip6) await runOk(["ip", "-n", from.name, "-6", "route", "add", `${w.ip6}/128`, "via", toLan6]);
       }
     }
 

@@ -46,7 +46,12 @@ export const ztunnelCommand: Command = {
     { name: "drain-timeout", type: "duration", default: "5s", description: "on SIGTERM, how long open connections may take to finish" },
     { name: "connect-timeout", type: "duration", default: "5s", description: "deadline to reach an upstream or a peer ztunnel" },
     { name: "dns-upstreams", type: "list", arg: "ADDRS", description: "DNS servers (IP:PORT, comma-separated) for non-mesh names; default: /etc/resolv.conf" },
-    { name: "iptables-chain", type: "string", arg: "NAME", description: "nat chain for capture rules (default MESH_ZTUNNEL_PREROUTING)" },
+    { name: "iptables-chain", type: "string", arg: "NAME", description: "nat and raw chain for capture and anti-spoofing rules (default MESH_ZTUNNEL_PREROUTING)" },
+    {
+      name: "allow-unbound-interfaces",
+      type: "bool",
+      description: "iptables mode: capture workloads without spec.hostInterface by source address alone (any local workload can then take their identity; see docs/security.md)",
+    },
     { name: "passthrough-deny", type: "list", arg: "CIDRS", description: "addresses or CIDR blocks (comma-separated) workload passthrough may never reach, besides this node and the control plane (always refused), e.g. etcd or 169.254.169.254/32" },
   ],
   run: async ({ rt, options, logs }) => {
@@ -80,6 +85,7 @@ export const ztunnelCommand: Command = {
         ...(upstreams ? { dnsUpstreams: upstreams.map(parseDnsUpstream) } : {}),
         ...(options["iptables-chain"] ? { iptablesChain: options["iptables-chain"] as string } : {}),
         ...(passthroughDeny ? { passthroughDeny } : {}),
+        allowUnboundInterfaces: options["allow-unbound-interfaces"] === true,
       },
       rt,
       logs,

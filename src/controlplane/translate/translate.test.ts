@@ -41,13 +41,17 @@ describe("workloads and services", () => {
   const t = translate(
     ns("bookinfo", "istio.io/dataplane-mode: ambient") +
       ns("plain") +
-      we("pp-1", "bookinfo", "10.0.2.10", "app: productpage", ", serviceAccount: bookinfo-productpage, ports: {http: 9080}") +
+      we("pp-1", "bookinfo", "10.0.2.10", "app: productpage", ", serviceAccount: bookinfo-productpage, ports: {http: 9080}, hostInterface: veth-pp-1") +
       we("pp-2", "bookinfo", "fd00:0:0::a", "app: productpage, version: v2") +
       we("pp-other", "plain", "10.0.3.1", "app: productpage") +
       we("opted-out", "bookinfo", "10.0.2.99", "app: other, istio.io/dataplane-mode: none") +
       svc("productpage", "bookinfo", "app: productpage", ", clusterIP: 10.96.0.20", "[{name: http, port: 9080}, {name: metrics, port: 15020, targetPort: 15020}]") +
       svc("headless", "bookinfo", "", ", clusterIP: None"),
   );
+  test("the host interface is carried when given, absent otherwise", () => {
+    expect(workload(t, "pp-1").hostInterface).toBe("veth-pp-1");
+    expect("hostInterface" in workload(t, "pp-2")).toBe(false);
+  });
   test("a service backs the workloads its selector matches, in its namespace only", () => {
     expect(workload(t, "pp-1").services).toEqual({
       "bookinfo/productpage.bookinfo.svc.cluster.local": [
@@ -84,7 +88,7 @@ describe("workloads and services", () => {
       svc("headless", "bookinfo", "", ", clusterIP: None") + ns("plain") + ns("bookinfo", "istio.io/dataplane-mode: ambient") +
         we("opted-out", "bookinfo", "10.0.2.99", "app: other, istio.io/dataplane-mode: none") + we("pp-other", "plain", "10.0.3.1", "app: productpage") +
         we("pp-2", "bookinfo", "fd00:0:0::a", "app: productpage, version: v2") +
-        we("pp-1", "bookinfo", "10.0.2.10", "app: productpage", ", serviceAccount: bookinfo-productpage, ports: {http: 9080}") +
+        we("pp-1", "bookinfo", "10.0.2.10", "app: productpage", ", serviceAccount: bookinfo-productpage, ports: {http: 9080}, hostInterface: veth-pp-1") +
         svc("productpage", "bookinfo", "app: productpage", ", clusterIP: 10.96.0.20", "[{name: http, port: 9080}, {name: metrics, port: 15020, targetPort: 15020}]"),
     );
     expect(JSON.stringify(again.workloads.map(({ uid: _u, ...w }) => w))).toBe(JSON.stringify(t.workloads.map(({ uid: _u, ...w }) => w)));

@@ -146,6 +146,7 @@ export function prepareMeshTranslation(snapshot: ResourceSnapshot, options: Tran
       // A waypoint replica speaks HBONE itself: its node's ztunnel must not capture it (as Istio excludes waypoint pods).
       captured: mode === "ambient" && !gateway,
       network: w.spec.network ?? "",
+      ...optional("hostInterface", w.spec.hostInterface),
     };
     return { view, warnings: own };
   };

@@ -1,19 +1,17 @@
 /**
- * iptables capture, the decision half: which nat rules capture a node's workloads, and the
- * `iptables-restore --noflush` script that moves the kernel from what `iptables-save` shows to
- * that. Pure functions; iptables.ts runs the commands.
+ * iptables capture, the decision half: the `iptables-restore --noflush` script that moves one
+ * table's mesh chain from what `iptables-save` shows to the rules workload-rules.ts decided.
+ * Pure functions; iptables.ts runs the commands.
  *
  * Invariants:
- * - Everything mesh adds lives in one chain of table nat (CAPTURE_CHAIN), reached by exactly one
- *   unconditional jump `-A PREROUTING -j CAPTURE_CHAIN`. Nothing else in the table is touched, so
- *   removing the jump and the chain removes every rule mesh added.
+ * - Everything mesh adds to a table (nat: capture; raw: anti-spoofing) lives in one chain of that
+ *   table (CAPTURE_CHAIN, the same name in both), reached by exactly one unconditional jump
+ *   `-A PREROUTING -j CAPTURE_CHAIN`. Nothing else in the table is touched, so removing the jump
+ *   and the chain removes every rule mesh added.
  * - Only PREROUTING: packets routed through the node from workload namespaces are captured; the
  *   ztunnel's own sockets originate locally (OUTPUT) and never are, so it cannot capture itself.
- * - Per address, in this order: `-s A` → outbound port; `-d A --dport hbone` → hbone port;
- *   `-d A` → inbound plaintext port. All source rules come before all destination rules, so a
- *   connection between two captured workloads (same node) is captured once, as outbound.
- * - A change is one restore transaction: redeclaring the chain flushes it and the new rules are
- *   appended in the same commit, so there is never a moment with half the rules.
+ * - A change is one restore transaction per table: redeclaring the chain flushes it and the new
+ *   rules are appended in the same commit, so there is never a moment with half the rules.
  * - Rule texts are written exactly as iptables-save prints them, so a plan computed against the
  *   saved state is empty when nothing has to change (sync is idempotent without writing).
  */
@@ -22,7 +20,10 @@ import { MeshError } from "../../errors/mesh-error.ts";
 
 export type Family = 4 | 6;
 
-export const CAPTURE_TABLE = "nat";
+/** The tables mesh keeps a chain in: raw drops forged sources before conntrack and nat see them. */
+export type Table = "raw" | "nat";
+export const CAPTURE_TABLE: Table = "nat";
+export const ANTI_SPOOF_TABLE: Table = "raw";
 export const CAPTURE_CHAIN = "MESH_ZTUNNEL_PREROUTING";
 /** The built-in chain holding the jump: packets routed through the node, never locally originated. */
 export const ENTRY_CHAIN = "PREROUTING";
@@ -44,7 +45,7 @@ export interface RulePlan {
   readonly 6: readonly (readonly string[])[];
 }
 
-/** What iptables-save shows of the capture in one family's nat table. */
+/** What iptables-save shows of the mesh chain in one family's table. */
 export interface CaptureState {
   /** The chain is declared. */
   readonly chainExists: boolean;
@@ -94,36 +95,6 @@ export function capturePorts(ports: Partial<CapturePorts> = {}): CapturePorts {
   return Object.freeze(p);
 }
 
-/** Normalised, de-duplicated and sorted addresses, split per family. */
-export function addressesByFamily(addresses: readonly string[]): { readonly 4: string[]; readonly 6: string[] } {
-  const sets = { 4: new Set<string>(), 6: new Set<string>() };
-  for (const a of addresses) {
-    const n = normalizeAddress(a);
-    sets[n.family].add(n.address);
-  }
-  const sorted = (s: Set<string>) => [...s].sort();
-  return { 4: sorted(sets[4]), 6: sorted(sets[6]) };
-}
-
-/** The capture chain's rules for a set of workload addresses (IPv4 and IPv6 text). */
-export function planRules(addresses: readonly string[], ports: Partial<CapturePorts> = {}): RulePlan {
-  const p = capturePorts(ports);
-  const byFamily = addressesByFamily(addresses);
-  const rules = (family: Family): string[][] => {
-    const list = byFamily[family];
-    const host = (a: string) => `${a}/${family === 4 ? 32 : 128}`;
-    const redirect = (port: number) => ["-j", "REDIRECT", "--to-ports", String(port)];
-    return [
-      ...list.map((a) => ["-s", host(a), "-p", "tcp", ...redirect(p.outbound)]),
-      ...list.flatMap((a) => [
-        ["-d", host(a), "-p", "tcp", "-m", "tcp", "--dport", String(p.hbone), ...redirect(p.hbone)],
-        ["-d", host(a), "-p", "tcp", ...redirect(p.inboundPlaintext)],
-      ]),
-    ];
-  };
-  return { 4: rules(4), 6: rules(6) };
-}
-
 /** A chain name iptables accepts (at most 28 characters) that cannot be mistaken for a built-in. */
 export function checkChainName(chain: string): string {
   if (!/^[A-Za-z0-9_-]{1,28}$/.test(chain) || ["PREROUTING", "INPUT", "OUTPUT", "POSTROUTING", "FORWARD"].includes(chain)) {
@@ -137,16 +108,16 @@ export function jumpRule(chain: string = CAPTURE_CHAIN): string {
   return `${ENTRY_CHAIN} -j ${chain}`;
 }
 
-/** What `iptables-save -t nat` output shows of the capture chain. Other tables are ignored. */
-export function parseSave(save: string, chain: string = CAPTURE_CHAIN): CaptureState {
-  let table = "";
+/** What `iptables-save -t <table>` output shows of the mesh chain. Other tables are ignored. */
+export function parseSave(save: string, chain: string = CAPTURE_CHAIN, table: Table = CAPTURE_TABLE): CaptureState {
+  let current = "";
   let chainExists = false;
   const rules: string[] = [];
   const references: string[] = [];
   for (const raw of save.split("\n")) {
     const line = raw.trim();
-    if (line.startsWith("*")) table = line.slice(1);
-    if (table !== CAPTURE_TABLE) continue;
+    if (line.startsWith("*")) current = line.slice(1);
+    if (current !== table) continue;
     if (line.startsWith(`:${chain} `)) chainExists = true;
     if (!line.startsWith("-A ")) continue;
     const rule = line.slice(3);
@@ -160,8 +131,8 @@ function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
-function restoreScript(lines: readonly string[]): string {
-  return [`*${CAPTURE_TABLE}`, ...lines, "COMMIT", ""].join("\n");
+function restoreScript(table: Table, lines: readonly string[]): string {
+  return [`*${table}`, ...lines, "COMMIT", ""].join("\n");
 }
 
 /**
@@ -169,14 +140,14 @@ function restoreScript(lines: readonly string[]): string {
  * `desired` (rule argument lists) and one jump to it, inserted first in PREROUTING. null when
  * `current` is that already.
  */
-export function planSync(current: CaptureState, desired: readonly (readonly string[])[], chain: string = CAPTURE_CHAIN): string | null {
+export function planSync(current: CaptureState, desired: readonly (readonly string[])[], chain: string = CAPTURE_CHAIN, table: Table = CAPTURE_TABLE): string | null {
   const want = desired.map((args) => args.join(" "));
   const jump = jumpRule(chain);
   const jumps = current.references.filter((r) => r === jump).length;
   const extra = current.references.filter((r) => r !== jump);
   const rulesMatch = want.length === current.rules.length && want.every((r, i) => r === current.rules[i]);
   if (current.chainExists && rulesMatch && jumps === 1 && extra.length === 0) return null;
-  return restoreScript([
+  return restoreScript(table, [
     // Declaring a user chain under --noflush flushes it (or creates it), in this transaction.
     `:${chain} - [0:0]`,
     ...[...extra, ...Array(Math.max(0, jumps - 1)).fill(jump)].map((r: string) => `-D ${r}`),
@@ -186,11 +157,11 @@ export function planSync(current: CaptureState, desired: readonly (readonly stri
 }
 
 /** The restore input that removes every jump to the chain and the chain itself; null when absent. */
-export function planRemoval(current: CaptureState, chain: string = CAPTURE_CHAIN): string | null {
+export function planRemoval(current: CaptureState, chain: string = CAPTURE_CHAIN, table: Table = CAPTURE_TABLE): string | null {
   if (!current.chainExists && current.references.length === 0) return null;
   if (!current.chainExists) {
     // A jump to a missing chain cannot exist in a consistent table; remove it anyway.
-    return restoreScript(current.references.map((r) => `-D ${r}`));
+    return restoreScript(table, current.references.map((r) => `-D ${r}`));
   }
-  return restoreScript([`:${chain} - [0:0]`, ...current.references.map((r) => `-D ${r}`), `-X ${chain}`]);
+  return restoreScript(table, [`:${chain} - [0:0]`, ...current.references.map((r) => `-D ${r}`), `-X ${chain}`]);
 }

@@ -8,16 +8,22 @@ import { skipReason } from "../../../test/support/requirements.ts";
 import { SEED_TOPOLOGY, type Topology, withTopology } from "../../../test/support/topology.ts";
 import { CAPTURE_CHAIN as C } from "./iptables-plan.ts";
 import { type CommandOutput, type CommandRunner, IptablesCapture } from "./iptables.ts";
+import type { CaptureTarget } from "./workload-rules.ts";
 
 const logger = createLogControl({ format: "text", spec: "off" }).logger("capture");
 const repo = new URL("../../../", import.meta.url).pathname;
 
+type FakeTable = { chain: boolean; rules: string[]; prerouting: string[] };
+const emptyTable = (): FakeTable => ({ chain: false, rules: [], prerouting: [] });
+
 /**
- * An in-memory nat table per family that understands the subset of iptables-save/-restore the
- * capture uses, so the whole start/sync/close flow runs without root.
+ * In-memory nat and raw tables per family that understand the subset of iptables-save/-restore the
+ * capture uses, and a sysctl store, so the whole start/sync/close flow runs without root.
  */
 function fakeKernel(options: { ipv6?: "ok" | "missing"; fail?: (argv: readonly string[]) => CommandOutput | null } = {}) {
-  const tables = { 4: { chain: false, rules: [] as string[], prerouting: [] as string[] }, 6: { chain: false, rules: [] as string[], prerouting: [] as string[] } };
+  const kernel = { 4: { nat: emptyTable(), raw: emptyTable() }, 6: { nat: emptyTable(), raw: emptyTable() } };
+  const tables = { 4: kernel[4].nat, 6: kernel[6].nat };
+  const sysctl = new Map<string, string>();
   const calls: string[] = [];
   const ok = (stdout = ""): CommandOutput => ({ code: 0, stdout, stderr: "" });
   const runner: CommandRunner = async (argv, input) => {
@@ -26,17 +32,24 @@ function fakeKernel(options: { ipv6?: "ok" | "missing"; fail?: (argv: readonly s
     const failure = options.fail?.(argv);
     if (failure) return failure;
     const tool = argv[0] ?? "";
+    if (tool === "sysctl") {
+      const [key, value] = (argv.at(-1) ?? "").split("=");
+      if (value !== undefined) sysctl.set(key as string, value);
+      return ok(`${sysctl.get(key as string) ?? "0"}\n`);
+    }
     const family = tool.startsWith("ip6") ? 6 : 4;
     if (family === 6 && options.ipv6 === "missing") {
       return { code: 3, stdout: "", stderr: "ip6tables v1.8.9 (legacy): can't initialize ip6tables table `nat': Table does not exist" };
     }
-    const t = tables[family];
     if (tool.endsWith("tables")) return ok();
     if (tool.endsWith("-save")) {
-      const lines = ["*nat", ":PREROUTING ACCEPT [0:0]", ...(t.chain ? [`:${C} - [0:0]`] : [])];
+      const name = argv[argv.indexOf("-t") + 1] as "nat" | "raw";
+      const t = kernel[family][name];
+      const lines = [`*${name}`, ":PREROUTING ACCEPT [0:0]", ...(t.chain ? [`:${C} - [0:0]`] : [])];
       lines.push(...t.prerouting.map((r) => `-A PREROUTING ${r}`), ...t.rules.map((r) => `-A ${C} ${r}`), "COMMIT", "");
       return ok(lines.join("\n"));
     }
+    const t = kernel[family][input.startsWith("*raw") ? "raw" : "nat"];
     for (const line of input.split("\n")) {
       if (line === `:${C} - [0:0]`) {
         t.chain = true;
@@ -48,8 +61,12 @@ function fakeKernel(options: { ipv6?: "ok" | "missing"; fail?: (argv: readonly s
     }
     return ok();
   };
-  return { tables, calls, runner };
+  return { kernel, tables, sysctl, calls, runner };
 }
+
+/** Workloads on interfaces named after their last address byte: 10.0.1.10 on w10. */
+const bound = (...addresses: string[]): CaptureTarget[] => addresses.map((address) => ({ address, hostInterface: `w${address.split(/[.:]/).at(-1)}` }));
+const report = (changed: boolean) => ({ changed, skipped: [], refused: [], byAddressOnly: [] });
 
 async function thrown(p: Promise<unknown>): Promise<unknown> {
   try {
@@ -61,42 +78,62 @@ async function thrown(p: Promise<unknown>): Promise<unknown> {
 }
 
 describe("IptablesCapture with a fake kernel", () => {
-  test("sync writes only differences, close removes everything", async () => {
+  test("sync writes only differences (raw before nat), sets rp_filter strict; close removes everything and restores rp_filter", async () => {
     const k = fakeKernel();
+    k.sysctl.set("net.ipv4.conf.w10.rp_filter", "2");
     const capture = await IptablesCapture.start({ logger, run: k.runner });
-    expect(await capture.sync(["10.0.1.10", "fd00::a"])).toEqual({ changed: true, skipped: [] });
+    expect(await capture.sync(bound("10.0.1.10", "fd00::a"))).toEqual(report(true));
     expect(k.tables[4].prerouting).toEqual([`-j ${C}`]);
     expect(k.tables[4].rules).toHaveLength(3);
     expect(k.tables[6].rules).toHaveLength(3);
-    const writes = k.calls.filter((c) => c.includes("restore")).length;
-    expect(await capture.sync(["fd00:0::a", "10.0.1.10"])).toEqual({ changed: false, skipped: [] });
-    expect(k.calls.filter((c) => c.includes("restore")).length).toBe(writes);
-    expect(k.calls.filter((c) => c.includes("restore")).every((c) => c.includes("-w 5 --noflush"))).toBe(true);
+    expect(k.kernel[4].raw.rules).toEqual(["-s 10.0.1.10/32 ! -i w10 -j DROP", "-s 10.0.1.10/32 -i w10 -j RETURN", "-i w10 -j DROP", "-i wa -j DROP"]);
+    expect(k.kernel[6].raw.prerouting).toEqual([`-j ${C}`]);
+    const restores = k.calls.filter((c) => c.includes("restore"));
+    expect(restores.every((c) => c.includes("-w 5 --noflush"))).toBe(true);
+    expect(k.sysctl.get("net.ipv4.conf.w10.rp_filter")).toBe("1");
+    expect(k.sysctl.get("net.ipv4.conf.wa.rp_filter")).toBe("1");
+    expect(await capture.sync(bound("fd00:0::a", "10.0.1.10"))).toEqual(report(false));
+    expect(k.calls.filter((c) => c.includes("restore")).length).toBe(restores.length);
     await capture.close();
     await capture.close();
-    expect(k.tables[4]).toEqual({ chain: false, rules: [], prerouting: [] });
-    expect(k.tables[6]).toEqual({ chain: false, rules: [], prerouting: [] });
+    for (const family of [4, 6] as const) expect(k.kernel[family]).toEqual({ nat: emptyTable(), raw: emptyTable() });
+    expect(k.sysctl.get("net.ipv4.conf.w10.rp_filter")).toBe("2");
+    expect(k.sysctl.get("net.ipv4.conf.wa.rp_filter")).toBe("0");
     expect(isMeshError(await thrown(capture.sync([])), "failed_precondition")).toBe(true);
+  });
+
+  test("without an interface a workload's outbound is refused unless the operator allows it", async () => {
+    const k = fakeKernel();
+    const strict = await IptablesCapture.start({ logger, run: k.runner });
+    const refused = await strict.sync([{ address: "10.0.1.10" }]);
+    expect(refused.refused.map((r) => r.address)).toEqual(["10.0.1.10"]);
+    expect(k.tables[4].rules.filter((r) => r.startsWith("-s"))).toEqual([]);
+    expect(k.tables[4].rules).toHaveLength(2); // inbound still guarded
+    await strict.close();
+    const lax = await IptablesCapture.start({ logger, run: k.runner, allowUnbound: true });
+    expect(await lax.sync([{ address: "10.0.1.10" }])).toEqual({ changed: true, skipped: [], refused: [], byAddressOnly: ["10.0.1.10"] });
+    expect(k.tables[4].rules[0]).toBe("-s 10.0.1.10/32 -p tcp -j REDIRECT --to-ports 15001");
+    await lax.close();
   });
 
   test("concurrent syncs run one at a time, in call order; the last one wins", async () => {
     const k = fakeKernel();
     const capture = await IptablesCapture.start({ logger, run: k.runner });
-    const sets = [["10.0.0.1"], ["10.0.0.2"], ["10.0.0.3", "10.0.0.4"]];
+    const sets = [bound("10.0.0.1"), bound("10.0.0.2"), bound("10.0.0.3", "10.0.0.4")];
     await Promise.all(sets.map((s) => capture.sync(s)));
     expect(k.tables[4].rules.filter((r) => r.startsWith("-s"))).toEqual([
-      "-s 10.0.0.3/32 -p tcp -j REDIRECT --to-ports 15001",
-      "-s 10.0.0.4/32 -p tcp -j REDIRECT --to-ports 15001",
+      "-s 10.0.0.3/32 -i w3 -p tcp -j REDIRECT --to-ports 15001",
+      "-s 10.0.0.4/32 -i w4 -p tcp -j REDIRECT --to-ports 15001",
     ]);
     await capture.close();
   });
 
   test("leftovers of a run that did not close are removed on start", async () => {
     const k = fakeKernel();
-    await (await IptablesCapture.start({ logger, run: k.runner })).sync(["10.0.0.1"]);
+    await (await IptablesCapture.start({ logger, run: k.runner })).sync(bound("10.0.0.1"));
     k.tables[4].prerouting.push(`-j ${C}`); // and a duplicate jump
     const next = await IptablesCapture.start({ logger, run: k.runner });
-    expect(k.tables[4]).toEqual({ chain: false, rules: [], prerouting: [] });
+    expect(k.kernel[4]).toEqual({ nat: emptyTable(), raw: emptyTable() });
     await next.close();
   });
 
@@ -106,9 +143,9 @@ describe("IptablesCapture with a fake kernel", () => {
     const v6 = capture.families[6];
     expect(v6.available).toBe(false);
     expect(v6.available ? "" : v6.reason).toContain("Table does not exist");
-    const report = await capture.sync(["10.0.0.1", "fd00::1"]);
-    expect(report.changed).toBe(true);
-    expect(report.skipped).toEqual([{ address: "fd00::1", reason: v6.available ? "" : v6.reason }]);
+    const result = await capture.sync(bound("10.0.0.1", "fd00::1"));
+    expect(result.changed).toBe(true);
+    expect(result.skipped).toEqual([{ address: "fd00::1", reason: v6.available ? "" : v6.reason }]);
     await capture.close();
     expect(k.calls.filter((c) => c.startsWith("ip6tables-restore"))).toEqual([]);
   });
@@ -125,11 +162,11 @@ describe("IptablesCapture with a fake kernel", () => {
       fail: (argv) => (argv[0] === "iptables-restore" ? { code: 4, stdout: "", stderr: "Another app is currently holding the xtables lock. Stopped waiting after 5s." } : null),
     });
     const capture = await IptablesCapture.start({ logger, run: locked.runner, lockWaitSeconds: 5 });
-    const err = await thrown(capture.sync(["10.0.0.1"]));
+    const err = await thrown(capture.sync(bound("10.0.0.1")));
     expect(isMeshError(err, "unavailable")).toBe(true);
     expect(String((err as Error).message)).toContain("xtables lock");
     // A failed operation does not block the queue.
-    expect(isMeshError(await thrown(capture.sync(["not-an-ip"])), "invalid_argument")).toBe(true);
+    expect(isMeshError(await thrown(capture.sync(bound("not-an-ip"))), "invalid_argument")).toBe(true);
   });
 
   test("a close that failed can be retried; syncs stay refused meanwhile", async () => {
@@ -138,38 +175,39 @@ describe("IptablesCapture with a fake kernel", () => {
       fail: (argv) => (lockHeld && argv[0] === "iptables-restore" ? { code: 4, stdout: "", stderr: "Another app is currently holding the xtables lock." } : null),
     });
     const capture = await IptablesCapture.start({ logger, run: k.runner });
-    await capture.sync(["10.0.0.1"]);
+    await capture.sync(bound("10.0.0.1"));
     lockHeld = true;
     expect(isMeshError(await thrown(capture.close()), "unavailable")).toBe(true);
-    expect(isMeshError(await thrown(capture.sync(["10.0.0.1"])), "failed_precondition")).toBe(true);
+    expect(isMeshError(await thrown(capture.sync(bound("10.0.0.1"))), "failed_precondition")).toBe(true);
     lockHeld = false;
     await capture.close();
-    expect(k.tables[4]).toEqual({ chain: false, rules: [], prerouting: [] });
+    expect(k.kernel[4]).toEqual({ nat: emptyTable(), raw: emptyTable() });
   });
 
   test("invalid addresses are refused before anything is written", async () => {
     const k = fakeKernel();
     const capture = await IptablesCapture.start({ logger, run: k.runner });
-    await capture.sync(["10.0.0.1"]);
-    const err = await thrown(capture.sync(["10.0.0.2", "10.0.0.0/8"]));
+    await capture.sync(bound("10.0.0.1"));
+    const err = await thrown(capture.sync([...bound("10.0.0.2"), { address: "10.0.0.3", hostInterface: "-j ACCEPT" }]));
     expect(isMeshError(err, "invalid_argument")).toBe(true);
-    expect(k.tables[4].rules[0]).toBe("-s 10.0.0.1/32 -p tcp -j REDIRECT --to-ports 15001");
+    expect(isMeshError(await thrown(capture.sync(bound("10.0.0.2", "10.0.0.0/8"))), "invalid_argument")).toBe(true);
+    expect(k.tables[4].rules[0]).toBe("-s 10.0.0.1/32 -i w1 -p tcp -j REDIRECT --to-ports 15001");
     await capture.close();
   });
 });
 
 const skipRoot = skipReason("iptables capture", { root: true, commands: ["ip", "iptables", "ip6tables", "iptables-restore", "curl"] });
 
-/** A family's nat table as iptables-save prints it, without comments and counters. */
-async function natRules(ns: Netns, family: 4 | 6): Promise<string[]> {
-  const out = await runOk(ns.exec([family === 4 ? "iptables-save" : "ip6tables-save", "-t", "nat"]));
+/** A family's nat (or raw) table as iptables-save prints it, without comments and counters. */
+async function natRules(ns: Netns, family: 4 | 6, table: "nat" | "raw" = "nat"): Promise<string[]> {
+  const out = await runOk(ns.exec([family === 4 ? "iptables-save" : "ip6tables-save", "-t", table]));
   return out.split("\n").filter((l) => l.startsWith("-A ") || l.startsWith(`:${C}`));
 }
 
 const v4Rules = (...addresses: string[]) => [
   `:${C} - [0:0]`,
   `-A PREROUTING -j ${C}`,
-  ...addresses.map((a) => `-A ${C} -s ${a}/32 -p tcp -j REDIRECT --to-ports 15001`),
+  ...addresses.map((a) => `-A ${C} -s ${a}/32 -i w${a.split(".").at(-1)} -p tcp -j REDIRECT --to-ports 15001`),
   ...addresses.flatMap((a) => [
     `-A ${C} -d ${a}/32 -p tcp -m tcp --dport 15008 -j REDIRECT --to-ports 15008`,
     `-A ${C} -d ${a}/32 -p tcp -j REDIRECT --to-ports 15006`,
@@ -183,7 +221,7 @@ describe.skipIf(skipRoot !== null)("IptablesCapture in a network namespace (root
       const capture = await IptablesCapture.start({ logger, exec: ns.exec });
       expect(capture.families[6]).toEqual({ available: true });
 
-      expect((await capture.sync(["10.0.1.10", "10.0.1.11", "fd00::a"])).changed).toBe(true);
+      expect((await capture.sync(bound("10.0.1.10", "10.0.1.11", "fd00::a"))).changed).toBe(true);
       expect(await natRules(ns, 4)).toEqual([
         `:${C} - [0:0]`,
         `-A PREROUTING -j ${C}`,
@@ -193,39 +231,72 @@ describe.skipIf(skipRoot !== null)("IptablesCapture in a network namespace (root
       expect(await natRules(ns, 6)).toEqual([
         `:${C} - [0:0]`,
         `-A PREROUTING -j ${C}`,
-        `-A ${C} -s fd00::a/128 -p tcp -j REDIRECT --to-ports 15001`,
+        `-A ${C} -s fd00::a/128 -i wa -p tcp -j REDIRECT --to-ports 15001`,
         `-A ${C} -d fd00::a/128 -p tcp -m tcp --dport 15008 -j REDIRECT --to-ports 15008`,
         `-A ${C} -d fd00::a/128 -p tcp -j REDIRECT --to-ports 15006`,
       ]);
-      // The same set again: the table already matches what iptables-save prints, nothing is written.
-      expect((await capture.sync(["fd00:0::a", "10.0.1.11", "10.0.1.10"])).changed).toBe(false);
+      expect(await natRules(ns, 6, "raw")).toEqual([
+        `:${C} - [0:0]`,
+        `-A PREROUTING -j ${C}`,
+        `-A ${C} -s fd00::a/128 ! -i wa -j DROP`,
+        ...["w10", "w11", "wa"].flatMap((i) => [
+          ...(i === "wa" ? [`-A ${C} -s fd00::a/128 -i wa -j RETURN`] : []),
+          `-A ${C} -s fe80::/10 -i ${i} -p ipv6-icmp -j RETURN`,
+          `-A ${C} -s ::/128 -i ${i} -p ipv6-icmp -j RETURN`,
+          `-A ${C} -i ${i} -j DROP`,
+        ]),
+      ]);
+      expect(await natRules(ns, 4, "raw")).toHaveLength(2 + 2 + 2 * 2 + 1);
+      // The same set again: the tables already match what iptables-save prints, nothing is written.
+      expect((await capture.sync(bound("fd00:0::a", "10.0.1.11", "10.0.1.10"))).changed).toBe(false);
 
-      expect((await capture.sync(["10.0.2.10"])).changed).toBe(true);
+      expect((await capture.sync(bound("10.0.2.10"))).changed).toBe(true);
       const v4 = await natRules(ns, 4);
       expect(v4.filter((l) => l.includes(C))).toEqual(v4Rules("10.0.2.10"));
       expect(await natRules(ns, 6)).toEqual([`:${C} - [0:0]`, `-A PREROUTING -j ${C}`]);
 
       // A rule removed behind its back is put back by the next sync.
       await runOk(ns.exec(["iptables", "-w", "-t", "nat", "-D", C, "1"]));
-      expect((await capture.sync(["10.0.2.10"])).changed).toBe(true);
+      expect((await capture.sync(bound("10.0.2.10"))).changed).toBe(true);
       expect((await natRules(ns, 4)).filter((l) => l.includes(C))).toEqual(v4Rules("10.0.2.10"));
 
       await capture.close();
       expect(await natRules(ns, 4)).toEqual(["-A PREROUTING -s 192.0.2.1/32 -j RETURN"]);
       expect(await natRules(ns, 6)).toEqual([]);
+      expect(await natRules(ns, 4, "raw")).toEqual([]);
+      expect(await natRules(ns, 6, "raw")).toEqual([]);
+    });
+  });
+
+  test("a bridge or a bridge port as hostInterface is reported as unable to bind an identity; a veth is not", async () => {
+    await withNetns("ipt", async (ns) => {
+      await ns.sh("ip link add br9 type bridge; ip link add port9 type veth peer name peer9; ip link set port9 master br9; ip link add veth9 type veth peer name other9");
+      const lines: string[] = [];
+      const logs = createLogControl({ format: "json", spec: "error", write: (l) => lines.push(l) });
+      const capture = await IptablesCapture.start({ logger: logs.logger("capture"), exec: ns.exec });
+      try {
+        await capture.sync([
+          { address: "10.0.9.1", hostInterface: "br9" },
+          { address: "10.0.9.2", hostInterface: "port9" },
+          { address: "10.0.9.3", hostInterface: "veth9" },
+        ]);
+      } finally {
+        await capture.close();
+      }
+      const problems = lines.map((l) => JSON.parse(l) as Record<string, string>).filter((l) => l.msg === "hostInterface cannot bind a workload's identity");
+      expect(problems.map((p) => p.interface).sort()).toEqual(["br9", "port9"]);
     });
   });
 
   test("start removes what a crashed run left (the chain, duplicate jumps), in both families", async () => {
     await withNetns("ipt", async (ns) => {
       const crashed = await IptablesCapture.start({ logger, exec: ns.exec });
-      await crashed.sync(["10.0.1.10", "fd00::a"]);
+      await crashed.sync(bound("10.0.1.10", "fd00::a"));
       // Never closed; and an older version's duplicate jump.
       await runOk(ns.exec(["iptables", "-w", "-t", "nat", "-A", "PREROUTING", "-j", C]));
       const next = await IptablesCapture.start({ logger, exec: ns.exec });
-      expect(await natRules(ns, 4)).toEqual([]);
-      expect(await natRules(ns, 6)).toEqual([]);
-      await next.sync(["10.0.1.11"]);
+      for (const family of [4, 6] as const) for (const table of ["nat", "raw"] as const) expect(await natRules(ns, family, table)).toEqual([]);
+      await next.sync(bound("10.0.1.11"));
       expect(await natRules(ns, 4)).toEqual(v4Rules("10.0.1.11"));
       await next.close();
       expect(await natRules(ns, 4)).toEqual([]);
@@ -255,7 +326,7 @@ describe.skipIf(skipRoot !== null)("IptablesCapture in a network namespace (root
       const capture2 = await IptablesCapture.start({ logger, exec: node2.exec });
       const capture1 = await IptablesCapture.start({ logger, exec: node1.exec });
       try {
-        await capture2.sync(["10.0.2.10"]);
+        await capture2.sync([{ address: "10.0.2.10", hostInterface: "productpage" }]);
         expect(await curl(sleep, "http://10.0.2.10:9080/")).toMatchObject({
           port: 15006,
           remote: { address: "::ffff:10.0.1.10" },
@@ -269,7 +340,8 @@ describe.skipIf(skipRoot !== null)("IptablesCapture in a network namespace (root
         expect(await curl(node2, "http://10.0.2.10:9080/")).toEqual({ server: "productpage" });
 
         // node-1 captures sleep: everything sleep sends goes to node-1's 15001 first.
-        await capture1.sync(["10.0.1.10", "10.0.1.11"]);
+        await capture1.sync([{ address: "10.0.1.10", hostInterface: "sleep" }, { address: "10.0.1.11", hostInterface: "notsleep" }]);
+        expect((await runOk(node1.exec(["sysctl", "-n", "net.ipv4.conf.sleep.rp_filter"]))).trim()).toBe("1");
         expect(await curl(sleep, "http://10.0.2.10:9080/")).toMatchObject({
           port: 15001,
           originalDestination: { family: 4, address: "10.0.2.10", port: 9080 },
@@ -282,6 +354,7 @@ describe.skipIf(skipRoot !== null)("IptablesCapture in a network namespace (root
         // Released workloads are no longer captured.
         await capture1.sync([]);
         await capture2.sync([]);
+        expect((await runOk(node1.exec(["sysctl", "-n", "net.ipv4.conf.sleep.rp_filter"]))).trim()).toBe("0");
         expect(await curl(sleep, "http://10.0.2.10:9080/")).toEqual({ server: "productpage" });
       } finally {
         await capture1.close();

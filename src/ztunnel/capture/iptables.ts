@@ -1,7 +1,8 @@
 /**
  * iptables capture, the doing half (`mesh ztunnel --capture iptables`): keeps the node's nat
- * table capturing exactly the workload addresses it is given, with iptables-save to read and
- * `iptables-restore --noflush` to write (iptables-plan.ts decides what to write).
+ * table capturing exactly the workloads it is given, the raw table dropping forged workload
+ * sources, and rp_filter strict on the workloads' interfaces, with iptables-save to read and
+ * `iptables-restore --noflush` to write (workload-rules.ts and iptables-plan.ts decide what).
  *
  * Invariants:
  * - Operations run one at a time, in call order (a promise queue); a failed one does not block
@@ -10,10 +11,13 @@
  *   (`-w`); every command has a deadline after which it is killed.
  * - Each sync reads the table first, so it repairs rules changed behind its back and writes
  *   nothing when the table is already right.
- * - start() removes the chain and its jump left by a run that did not close (crash, SIGKILL);
- *   close() removes them, so every rule this class added is gone afterwards.
+ * - Per family, raw is written before nat: anti-spoofing is in place before capture lends an
+ *   identity; close() removes nat first, then raw.
+ * - start() removes the chains and their jumps left by a run that did not close (crash, SIGKILL);
+ *   close() removes them and writes back the rp_filter values it changed, so every rule this class
+ *   added is gone afterwards.
  * - IPv4 is required (start fails without it); IPv6 is skipped, with the reason logged and kept in
- *   `families[6]`, when ip6tables or its nat table is unavailable.
+ *   `families[6]`, when ip6tables or its nat or raw table is unavailable.
  * - Failures are MeshErrors: failed_precondition when the machine cannot do it (no iptables, not
  *   root, no nat table), unavailable for the rest (lock held, deadline, restore refused).
  */
@@ -21,7 +25,7 @@ import { spawn } from "node:child_process";
 import { MeshError } from "../../errors/mesh-error.ts";
 import type { Logger } from "../../telemetry/log.ts";
 import {
-  addressesByFamily,
+  ANTI_SPOOF_TABLE,
   CAPTURE_CHAIN,
   CAPTURE_TABLE,
   type CapturePorts,
@@ -31,9 +35,12 @@ import {
   type Family,
   parseSave,
   planRemoval,
-  planRules,
   planSync,
+  type Table,
 } from "./iptables-plan.ts";
+import { attachmentProblem } from "./attachment.ts";
+import { planRpFilter, RP_FILTER_LOOSE, RP_FILTER_STRICT, rpFilterKey } from "./rp-filter.ts";
+import { addressesOf, type CaptureTarget, planWorkloadRules } from "./workload-rules.ts";
 
 export interface CommandOutput {
   readonly code: number | null;
@@ -47,8 +54,13 @@ export type CommandRunner = (argv: readonly string[], input: string) => Promise<
 export interface IptablesCaptureOptions {
   readonly logger: Logger;
   readonly ports?: Partial<CapturePorts>;
-  /** The chain's name; the default is what a crashed run's leftovers are found by. */
+  /** The chain's name (in nat and raw); the default is what a crashed run's leftovers are found by. */
   readonly chain?: string;
+  /**
+   * Capture the outbound traffic of workloads without a hostInterface by source address alone. Any
+   * local workload can then take their identity by spoofing their address (docs/security.md).
+   */
+  readonly allowUnbound?: boolean;
   /** Wraps every command, e.g. `(argv) => ["ip", "netns", "exec", name, ...argv]`. */
   readonly exec?: (argv: readonly string[]) => readonly string[];
   /** How commands run; the default spawns them (node:child_process). Tests pass a fake. */
@@ -66,6 +78,10 @@ export interface SyncReport {
   readonly changed: boolean;
   /** Addresses not captured, with why (an IPv6 address while ip6tables nat is unavailable). */
   readonly skipped: readonly { readonly address: string; readonly reason: string }[];
+  /** Addresses whose outbound traffic is not captured because no single interface is recorded for them. */
+  readonly refused: readonly { readonly address: string; readonly reason: string }[];
+  /** Addresses captured by source address alone (allowUnbound). */
+  readonly byAddressOnly: readonly string[];
 }
 
 const TOOLS: Record<Family, { readonly iptables: string; readonly save: string; readonly restore: string }> = {
@@ -74,6 +90,8 @@ const TOOLS: Record<Family, { readonly iptables: string; readonly save: string; 
 };
 
 const FAMILIES: readonly Family[] = [4, 6];
+/** Write order: anti-spoofing before capture. */
+const TABLES: readonly Table[] = [ANTI_SPOOF_TABLE, CAPTURE_TABLE];
 
 export class IptablesCapture {
   readonly ports: CapturePorts;
@@ -83,10 +101,13 @@ export class IptablesCapture {
   readonly #run: CommandRunner;
   readonly #exec: (argv: readonly string[]) => readonly string[];
   readonly #lockWait: string;
+  readonly #allowUnbound: boolean;
+  /** rp_filter values found on the interfaces mesh set strict, to write back. */
+  readonly #rpFilter = new Map<string, string>();
   #queue: Promise<unknown> = Promise.resolve();
   #closing = false;
   #closed: Promise<void> | null = null;
-  #lastSkipped = "";
+  #lastReported = "";
 
   private constructor(options: IptablesCaptureOptions) {
     this.ports = capturePorts(options.ports);
@@ -96,6 +117,7 @@ export class IptablesCapture {
     const timeoutMs = options.commandTimeoutMs ?? 30_000;
     this.#run = options.run ?? ((argv, input) => spawnCommand(argv, input, timeoutMs));
     this.#lockWait = String(options.lockWaitSeconds ?? 5);
+    this.#allowUnbound = options.allowUnbound ?? false;
   }
 
   /**
@@ -117,11 +139,19 @@ export class IptablesCapture {
       capture.#log.warn("IPv6 capture unavailable; IPv6 workload addresses will not be captured", { reason });
     }
     for (const family of capture.#available()) {
-      const leftover = planRemoval(await capture.#read(family), capture.chain);
-      if (leftover !== null) {
-        capture.#log.info("removing capture rules left by a previous run", { family, chain: capture.chain });
+      for (const table of [...TABLES].reverse()) {
+        const leftover = planRemoval(await capture.#read(family, table), capture.chain, table);
+        if (leftover === null) continue;
+        capture.#log.info("removing capture rules left by a previous run", { family, table, chain: capture.chain });
         await capture.#restore(family, leftover);
       }
+    }
+    if (capture.#allowUnbound) {
+      capture.#log.warn("--allow-unbound-interfaces: workloads without a hostInterface are captured by source address alone; any workload on this node can take their identity by using their address", {});
+    }
+    const all = await capture.#command(4, ["sysctl", "-n", "net.ipv4.conf.all.rp_filter"]).catch(() => "");
+    if (all.trim() === RP_FILTER_LOOSE) {
+      capture.#log.warn("net.ipv4.conf.all.rp_filter is 2 (loose) and overrides strict filtering on workload interfaces; the raw-table rules still drop forged sources", {});
     }
     return capture;
   }
@@ -132,35 +162,68 @@ export class IptablesCapture {
   }
 
   /**
-   * Capture exactly these workload addresses (IPv4/IPv6 text) from now on. Idempotent; writes
-   * only when the table differs. Refuses invalid addresses (invalid_argument) before any change.
+   * Capture exactly these workloads from now on, each bound to its interface (workload-rules.ts).
+   * Idempotent; writes only when a table differs. Refuses invalid addresses and interface names
+   * (invalid_argument) before any change.
    */
-  sync(addresses: readonly string[]): Promise<SyncReport> {
+  sync(targets: readonly CaptureTarget[]): Promise<SyncReport> {
     return this.#enqueue(async () => {
       if (this.#closing) throw new MeshError("failed_precondition", "iptables capture is closed");
-      const rules = planRules(addresses, this.ports);
+      const plan = planWorkloadRules(targets, { ports: this.ports, allowUnbound: this.#allowUnbound });
       const skipped: { address: string; reason: string }[] = [];
       let changed = false;
       for (const family of FAMILIES) {
         const status = this.#families[family];
         if (!status.available) {
-          for (const address of addressesByFamily(addresses)[family]) skipped.push({ address, reason: status.reason });
+          for (const address of addressesOf(targets, family)) skipped.push({ address, reason: status.reason });
           continue;
         }
-        const script = planSync(await this.#read(family), rules[family], this.chain);
-        if (script === null) continue;
-        await this.#restore(family, script);
-        changed = true;
-        this.#log.info("capture rules updated", { family, chain: this.chain, rules: rules[family].length });
+        for (const table of TABLES) {
+          const rules = plan[table][family];
+          const script = planSync(await this.#read(family, table), rules, this.chain, table);
+          if (script === null) continue;
+          await this.#restore(family, script);
+          changed = true;
+          this.#log.info("capture rules updated", { family, table, chain: this.chain, rules: rules.length });
+        }
       }
-      // Warn when what is left out changes, not on every sync.
-      const skippedKey = skipped.map((s) => s.address).join(",");
-      if (skippedKey !== this.#lastSkipped && skipped.length > 0) {
-        this.#log.warn("workload addresses not captured", { addresses: skipped.map((s) => s.address), reason: skipped[0]?.reason });
+      await this.#syncRpFilter(plan.interfaces);
+      // Report what is left out when it changes, not on every sync; refusals loudly.
+      const key = JSON.stringify([skipped, plan.refused, plan.byAddressOnly]);
+      if (key !== this.#lastReported) {
+        if (skipped.length > 0) this.#log.warn("workload addresses not captured", { addresses: skipped.map((s) => s.address), reason: skipped[0]?.reason });
+        for (const r of plan.refused) this.#log.error("workload outbound traffic refused: no identity is lent to it", r);
+        if (plan.byAddressOnly.length > 0) this.#log.warn("workloads captured by source address alone (--allow-unbound-interfaces): their identity can be spoofed", { addresses: plan.byAddressOnly });
       }
-      this.#lastSkipped = skippedKey;
-      return { changed, skipped };
+      this.#lastReported = key;
+      return { changed, skipped, refused: plan.refused, byAddressOnly: plan.byAddressOnly };
     });
+  }
+
+  /**
+   * rp_filter strict on the wanted interfaces, the remembered value back on the others; each newly
+   * bound interface is checked once to be one that can bind an identity (attachment.ts).
+   */
+  async #syncRpFilter(wanted: readonly string[]): Promise<void> {
+    const plan = planRpFilter(this.#rpFilter, wanted);
+    for (const [iface, value] of plan.restore) {
+      this.#rpFilter.delete(iface);
+      await this.#command(4, ["sysctl", "-qw", `${rpFilterKey(iface)}=${value}`]).catch((err: unknown) => {
+        this.#log.debug("rp_filter not restored (interface gone?)", { interface: iface, error: (err as Error).message });
+      });
+    }
+    for (const iface of plan.set) {
+      try {
+        const before = (await this.#command(4, ["sysctl", "-n", rpFilterKey(iface)])).trim();
+        await this.#command(4, ["sysctl", "-qw", `${rpFilterKey(iface)}=${RP_FILTER_STRICT}`]);
+        this.#rpFilter.set(iface, before);
+        // The interface exists now: say so loudly when it cannot bind an identity (a bridge, a port).
+        const problem = attachmentProblem(iface, await this.#command(4, ["ip", "-d", "-o", "link", "show", "dev", iface]));
+        if (problem !== null) this.#log.error("hostInterface cannot bind a workload's identity", { interface: iface, problem });
+      } catch (err) {
+        this.#log.info("rp_filter not set yet (interface missing?); the raw-table rules still apply", { interface: iface, error: (err as Error).message });
+      }
+    }
   }
 
   /**
@@ -172,13 +235,16 @@ export class IptablesCapture {
     this.#closed ??= this.#enqueue(async () => {
       const failures: unknown[] = [];
       for (const family of this.#available()) {
-        try {
-          const script = planRemoval(await this.#read(family), this.chain);
-          if (script !== null) await this.#restore(family, script);
-        } catch (err) {
-          failures.push(err);
+        for (const table of [...TABLES].reverse()) {
+          try {
+            const script = planRemoval(await this.#read(family, table), this.chain, table);
+            if (script !== null) await this.#restore(family, script);
+          } catch (err) {
+            failures.push(err);
+          }
         }
       }
+      await this.#syncRpFilter([]);
       if (failures.length > 0) throw failures[0];
       this.#log.info("capture rules removed", { chain: this.chain });
     }).catch((err: unknown) => {
@@ -198,15 +264,17 @@ export class IptablesCapture {
     return next;
   }
 
-  /** The nat table is usable in this family: listing PREROUTING (waiting for the lock) and saving work. */
+  /** The nat and raw tables are usable in this family: listing PREROUTING (waiting for the lock) and saving work. */
   async #probe(family: Family): Promise<void> {
-    await this.#command(family, [TOOLS[family].iptables, "-w", this.#lockWait, "-t", CAPTURE_TABLE, "-S", "PREROUTING"]);
-    await this.#read(family);
+    for (const table of TABLES) {
+      await this.#command(family, [TOOLS[family].iptables, "-w", this.#lockWait, "-t", table, "-S", "PREROUTING"]);
+      await this.#read(family, table);
+    }
   }
 
-  async #read(family: Family): Promise<CaptureState> {
+  async #read(family: Family, table: Table): Promise<CaptureState> {
     // iptables-save takes no -w: it reads without the lock (nft: one netlink dump).
-    return parseSave(await this.#command(family, [TOOLS[family].save, "-t", CAPTURE_TABLE]), this.chain);
+    return parseSave(await this.#command(family, [TOOLS[family].save, "-t", table]), this.chain, table);
   }
 
   async #restore(family: Family, script: string): Promise<void> {
