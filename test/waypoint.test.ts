@@ -49,6 +49,48 @@ metadata: {name: waypoint-1, namespace: bookinfo}
 spec: {address: 127.0.3.1, node: node-2, serviceAccount: waypoint, labels: {gateway.networking.k8s.io/gateway-name: waypoint}}
 `;
 
+/** Per-version services (Gateway API backends) and a flaky ratings service, both behind the waypoint. */
+const ROUTING = `apiVersion: v1
+kind: Service
+metadata: {name: reviews-v1, namespace: bookinfo}
+spec: {selector: {app: reviews, version: v1}, clusterIP: 10.96.0.31, ports: [{name: http, port: 9080}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: reviews-v2, namespace: bookinfo}
+spec: {selector: {app: reviews, version: v2}, clusterIP: 10.96.0.32, ports: [{name: http, port: 9080}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: ratings, namespace: bookinfo, labels: {istio.io/use-waypoint: waypoint}}
+spec: {selector: {app: ratings}, clusterIP: 10.96.0.40, ports: [{name: http, port: 9080}]}
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: ratings-v1, namespace: bookinfo}
+spec: {address: 127.0.2.41, node: node-2, serviceAccount: bookinfo-ratings, labels: {app: ratings}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: reviews, namespace: bookinfo}
+spec:
+  parentRefs: [{group: "", kind: Service, name: reviews, port: 9080}]
+  rules:
+  - matches: [{headers: [{name: end-user, value: jason}]}]
+    backendRefs: [{name: reviews-v2, port: 9080}]
+  - backendRefs: [{name: reviews-v1, port: 9080, weight: 80}, {name: reviews-v2, port: 9080, weight: 20}]
+`;
+
+const RATINGS_RETRY = `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: ratings, namespace: bookinfo}
+spec:
+  parentRefs: [{group: "", kind: Service, name: ratings, port: 9080}]
+  rules:
+  - backendRefs: [{name: ratings, port: 9080}]
+    retry: {codes: [503], attempts: 2, backoff: 1ms}
+`;
+
 const REVIEWS_DOWN = `apiVersion: networking.istio.io/v1
 kind: WorkloadEntry
 metadata: {name: reviews-v3, namespace: bookinfo}
@@ -104,7 +146,7 @@ async function zt(node: string, address: string, hbonePort: number): Promise<Run
   return z;
 }
 
-const get = (path = "/") => socksGet({ from: "127.0.1.10", socks, host: "reviews.bookinfo", port: 9080, path });
+const get = (path = "/", headers?: Record<string, string>, host = "reviews.bookinfo") => socksGet({ from: "127.0.1.10", socks, host, port: 9080, path, ...(headers ? { headers } : {}) });
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "mesh-waypoint-"));
@@ -112,6 +154,14 @@ beforeAll(async () => {
   cp = await startTestControlPlane(join(dir, "cp"));
   await applyAndWait(cp, `${BOOKINFO_DEMO_YAML}\n---\n${MESH.replace("HBONE_PORT", String(hbonePort))}`);
   backends.push(await backend("v1", "127.0.2.31"), await backend("v2", "127.0.2.32"));
+  // ratings answers 503 to every other request: what the route's retry policy must hide.
+  let ratingsCalls = 0;
+  const ratings = http.createServer((_req, res) => {
+    if (ratingsCalls++ % 2 === 0) res.writeHead(503).end("flaky");
+    else res.end("ratings ok");
+  });
+  await new Promise<void>((r) => ratings.listen(9080, "127.0.2.41", r));
+  backends.push(ratings);
   const z1 = await zt("node-1", "127.0.0.31", hbonePort);
   await zt("node-2", "127.0.0.32", hbonePort);
   socks = { host: "127.0.0.31", port: z1.addresses.socks5?.port as number };
@@ -188,6 +238,43 @@ describe("waypoint: HTTP/1.1 through sleep → ztunnel → waypoint → ztunnel 
     expect(line).toContain('destination_service="reviews.bookinfo.svc.cluster.local"');
     expect(line).toContain('source_workload="sleep"');
   });
+
+  test("HTTPRoute through the router plugin: end-user jason goes to v2; the rest split 80/20 over 1,000 requests (±4 points)", async () => {
+    await applyAndWait(cp, ROUTING);
+    await eventually(async () => {
+      const got = await get("/jason", { "end-user": "jason" });
+      expect(got.kind === "response" && JSON.parse(got.body).version).toBe("v2");
+    });
+    for (let i = 0; i < 5; i++) {
+      const got = await get(`/jason/${i}`, { "end-user": "jason" });
+      expect(got.kind === "response" && JSON.parse(got.body).version).toBe("v2");
+    }
+    const counts: Record<string, number> = {};
+    for (let i = 0; i < 1000; i++) {
+      const got = await get(`/split/${i}`);
+      if (got.kind !== "response" || got.status !== 200) throw new Error(`request ${i}: ${JSON.stringify(got)}`);
+      const v = JSON.parse(got.body).version as string;
+      counts[v] = (counts[v] ?? 0) + 1;
+    }
+    expect(Math.abs((counts.v1 ?? 0) / 10 - 80)).toBeLessThanOrEqual(4);
+    expect(Math.abs((counts.v2 ?? 0) / 10 - 20)).toBeLessThanOrEqual(4);
+    const route = records.find((r) => r.msg === "request complete" && r.path === "/split/0");
+    expect(route?.["dst.service"]).toBe("reviews.bookinfo.svc.cluster.local");
+  }, 60_000);
+
+  test("a route's retry policy turns an endpoint's 503s into 200s; without it the 503s reach the client", async () => {
+    const statuses = async () => {
+      const out: number[] = [];
+      for (let i = 0; i < 6; i++) {
+        const got = await get(`/r/${i}`, undefined, "ratings.bookinfo");
+        out.push(got.kind === "response" ? got.status : 0);
+      }
+      return out;
+    };
+    await eventually(async () => expect(await statuses()).toContain(503));
+    await applyAndWait(cp, RATINGS_RETRY);
+    await eventually(async () => expect(new Set(await statuses())).toEqual(new Set([200])));
+  }, 30_000);
 
   test("a dead endpoint is skipped for a live one; with none left the client gets Envoy's 503", async () => {
     // reviews-v3 has no server behind it: requests that try it first fail over.

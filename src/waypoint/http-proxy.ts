@@ -1,34 +1,43 @@
 /**
  * HTTP/1.1 inside HBONE tunnels: each tunnel stream is handed to one node:http server as a
  * connection (its strict llhttp parser refuses smuggling shapes — Content-Length with
- * Transfer-Encoding, duplicate Content-Length, obs-fold, bare LF — and oversized headers), and
- * each request is carried to an endpoint of the destination through the upstream agents.
+ * Transfer-Encoding, duplicate Content-Length, obs-fold, bare LF — and oversized headers). Each
+ * request becomes a plugin-API RequestContext, runs its listener's filter chain (chains.ts), and
+ * the chain's terminal stage carries it to an endpoint of the destination the router chose (or
+ * the listener's own service when no route is attached) through the upstream agents.
  *
  * Invariants:
  * - a request is carried only for the destination its tunnel was admitted for (the listener the
- *   CONNECT authority matched); the Host header does not choose it;
- * - a hop that cannot be connected is skipped for the next one only while nothing of the request
- *   has been sent (requests without a body); otherwise the client gets Envoy's 503;
+ *   CONNECT authority matched); the Host header does not choose it, routes do;
+ * - bodies are piped natively unless a filter reads them (lazy-body.ts);
+ * - a try is repeated on another endpoint only while nothing of the request has been sent or the
+ *   request has no body; retries beyond connection failures follow the route's retry policy;
  * - every request ends in exactly one telemetry record, whatever ends it.
  */
 import { randomBytes } from "node:crypto";
 import http from "node:http";
-import type { Duplex } from "node:stream";
+import { Readable, type Duplex } from "node:stream";
+import type { ReadableStream as NodeWebStream } from "node:stream/web";
+import { MeshError } from "../errors/mesh-error.ts";
 import { formatEndpoint, type Endpoint } from "../net/endpoint.ts";
+import { createHeaders, RequestContext, type PluginHost } from "../plugin-api/index.ts";
 import { identityOf } from "../state/mesh-state.ts";
 import type { Logger } from "../telemetry/log.ts";
+import { ListenerChains } from "./chains.ts";
 import { endToEnd, upstreamRequestHeaders } from "./forward-headers.ts";
 import { asHttpSocket } from "./http-socket.ts";
+import { lazyBody, untouchedSource } from "./lazy-body.ts";
 import { LOCAL_REPLIES, type LocalReply } from "./local-reply.ts";
 import type { RequestTelemetry } from "./request-telemetry.ts";
 import type { ListenerMatch, WaypointState } from "./state.ts";
 import { UPSTREAM_CONNECT_FAILED, type Upstream } from "./upstream.ts";
-import { planUpstream, type UpstreamHop, type UpstreamTarget } from "./upstream-plan.ts";
+import { planUpstream, type UpstreamHop } from "./upstream-plan.ts";
+import { upstreamTargetOf } from "./upstream-target.ts";
 
 /** What the HBONE layer established for a tunnel before any HTTP was read. */
 export interface TunnelFacts {
   readonly peerIdentity: string;
-  /** The original client: `forwarded: for=` as the ztunnel sent it, else the peer. */
+  /** The original client: `forwarded: for=` where the peer vouches for it, else the peer. */
   readonly client: Endpoint;
   readonly match: ListenerMatch;
 }
@@ -42,7 +51,7 @@ export interface HttpProxyLimits {
   readonly requestTimeoutMs: number;
   /** An idle keep-alive connection is closed after this. */
   readonly keepAliveTimeoutMs: number;
-  /** Per upstream try: response headers must arrive within this. */
+  /** Per upstream try, unless the route says otherwise: response headers must arrive within this. */
   readonly upstreamTimeoutMs: number;
 }
 
@@ -60,13 +69,24 @@ export interface HttpProxyOptions {
   readonly upstream: Upstream;
   readonly telemetry: RequestTelemetry;
   readonly log: Logger;
+  /** What plugins get: logger, metrics, clock, random. */
+  readonly plugins: PluginHost;
   readonly hbonePort: number;
   readonly limits?: Partial<HttpProxyLimits>;
 }
 
+/** Per request, beside the plugin context: what the access log and the upstream stage need. */
+interface Exchange {
+  readonly req: http.IncomingMessage;
+  readonly facts: TunnelFacts;
+  hop: UpstreamHop | undefined;
+  /** Envoy's response flag for a local reply. */
+  flag: string;
+}
+
 const randomHex = (bytes: number) => randomBytes(bytes).toString("hex");
 
-/** node:http's raw headers as the object form its writers take (repeated names as arrays). */
+/** Header pairs as the object form node:http's writers take (repeated names as arrays). */
 function headerObject(pairs: Iterable<readonly [string, string]>): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (const [name, value] of pairs) {
@@ -79,17 +99,29 @@ function headerObject(pairs: Iterable<readonly [string, string]>): Record<string
 
 const hasBody = (req: http.IncomingMessage) => req.headers["transfer-encoding"] !== undefined || (req.headers["content-length"] !== undefined && req.headers["content-length"] !== "0");
 
+/** Envoy response flags for the plugin API's local-reply details. */
+const FLAG_OF_DETAILS: Readonly<Record<string, string>> = { route_not_found: "NR", fault_filter_abort: "FI", filter_failed: "UAEX" };
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
+  });
+
 export class HttpProxy {
   readonly #o: HttpProxyOptions;
   readonly #limits: HttpProxyLimits;
   readonly #server: http.Server;
   readonly #facts = new WeakMap<object, TunnelFacts>();
+  readonly #exchanges = new WeakMap<RequestContext, Exchange>();
+  readonly #chains: ListenerChains;
   #next = 0;
 
   constructor(options: HttpProxyOptions) {
     this.#o = options;
     this.#limits = { ...DEFAULT_HTTP_LIMITS, ...options.limits };
-    this.#server = http.createServer({ maxHeaderSize: this.#limits.maxHeaderBytes, requestTimeout: this.#limits.requestTimeoutMs, headersTimeout: this.#limits.headersTimeoutMs, keepAliveTimeout: this.#limits.keepAliveTimeoutMs }, (req, res) => this.#handle(req, res));
+    this.#chains = new ListenerChains(options.plugins, (ctx) => this.#forward(ctx));
+    this.#server = http.createServer({ maxHeaderSize: this.#limits.maxHeaderBytes, requestTimeout: this.#limits.requestTimeoutMs, headersTimeout: this.#limits.headersTimeoutMs, keepAliveTimeout: this.#limits.keepAliveTimeoutMs }, (req, res) => void this.#handle(req, res));
     this.#server.on("clientError", (err: Error & { code?: string }, socket: Duplex) => {
       const facts = this.#facts.get(socket);
       this.#o.log.warn("bad request refused", { error: err.code ?? err.message, ...(facts ? { "src.identity": facts.peerIdentity, src: formatEndpoint(facts.client) } : {}) });
@@ -104,95 +136,176 @@ export class HttpProxy {
     this.#server.emit("connection", asHttpSocket(stream));
   }
 
-  #handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+  async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const started = performance.now();
     const facts = this.#facts.get(req.socket);
-    if (!facts) {
-      res.writeHead(500).end();
+    const config = this.#o.state().config;
+    if (!facts || !config) {
+      res.writeHead(503).end();
       return;
     }
-    const state = this.#o.state();
     const { listener, port } = facts.match;
-    const target: UpstreamTarget | undefined =
-      listener.kind === "service" ? { kind: "service", key: listener.key, port: port.port } : workloadTarget(state, listener.addresses, port.targetPort || port.port);
     const { headers, requestId } = upstreamRequestHeaders(req.rawHeaders, { clientAddress: facts.client.address, randomHex });
-    const sourceWorkload = state.workloadAt(facts.client.address);
-    const service = listener.kind === "service" ? state.serviceByKey(listener.key) : undefined;
-    let hop: UpstreamHop | undefined;
-    const finish = (status: number, flags: string) =>
-      this.#o.telemetry.record({
-        method: req.method ?? "-",
-        path: req.url ?? "-",
-        protocol: `HTTP/${req.httpVersion}`,
-        authority: req.headers.host ?? "-",
-        status,
-        flags,
-        durationMs: performance.now() - started,
-        requestId,
-        userAgent: req.headers["user-agent"],
-        forwardedFor: req.headers["x-forwarded-for"] as string | undefined,
-        upstreamHost: hop ? formatEndpoint(hop.target) : undefined,
-        source: { principal: facts.peerIdentity, ...(sourceWorkload ? { workload: sourceWorkload.name, namespace: sourceWorkload.namespace } : {}) },
-        destination: {
-          ...(hop ? { principal: identityOf(hop.workload), workload: hop.workload.name, namespace: hop.workload.namespace } : {}),
-          ...(service ? { service: service.hostname, serviceName: service.name, serviceNamespace: service.namespace } : {}),
-        },
-      });
-    const reply = (r: LocalReply) => {
-      if (!res.headersSent) res.writeHead(r.status, { "content-type": "text/plain", "content-length": Buffer.byteLength(r.body) }).end(r.body);
-      else res.destroy();
-      finish(r.status, r.flag);
+    const url = req.url ?? "/";
+    const q = url.indexOf("?");
+    const abort = new AbortController();
+    const ctx = new RequestContext({
+      request: { method: req.method ?? "GET", authority: req.headers.host ?? listener.hostname, path: q < 0 ? url : url.slice(0, q), query: q < 0 ? "" : url.slice(q + 1), headers, body: hasBody(req) ? lazyBody(req) : null },
+      peer: { identity: facts.peerIdentity, principal: facts.peerIdentity.replace(/^spiffe:\/\//, ""), address: facts.client.address, port: facts.client.port },
+      destination: { listener: listener.key, hostname: listener.hostname, port: port.port },
+      signal: abort.signal,
+      log: this.#o.plugins.log,
+      metrics: this.#o.plugins.metrics,
+    });
+    const exchange: Exchange = { req, facts, hop: undefined, flag: "-" };
+    this.#exchanges.set(ctx, exchange);
+    let recorded = false;
+    const record = (status: number, flag: string) => {
+      if (recorded) return;
+      recorded = true;
+      this.#record(exchange, requestId, started, status, flag);
+      void ctx.finish();
     };
-
-    const planned = target ? planUpstream(state, target, { hbonePort: this.#o.hbonePort, start: this.#next++ }) : undefined;
-    if (!planned || !Array.isArray(planned)) {
-      if (planned) this.#o.log.debug("no upstream", { error: planned.message });
-      req.resume();
-      reply(LOCAL_REPLIES.noHealthyUpstream);
-      return;
-    }
-    const retryable = !hasBody(req);
-    const outgoing = headerObject(headers);
-    let current: http.ClientRequest | undefined;
-    let responded = false;
     res.on("close", () => {
       if (res.writableFinished) return;
-      current?.destroy();
-      if (!responded) finish(0, "DC");
+      abort.abort();
+      record(res.headersSent ? res.statusCode : 0, "DC");
     });
-    const attempt = (i: number) => {
-      hop = planned[i] as UpstreamHop;
-      const up = http.request({
-        host: hop.target.address,
-        port: hop.target.port,
-        method: req.method,
-        path: req.url,
-        headers: outgoing,
-        agent: this.#o.upstream.agentFor(hop),
-        setHost: false,
-      });
-      current = up;
-      up.setTimeout(this.#limits.upstreamTimeoutMs, () => up.destroy(Object.assign(new Error("upstream timeout"), { code: "MESH_UPSTREAM_TIMEOUT" })));
-      up.on("response", (ur) => {
-        responded = true;
-        res.writeHead(ur.statusCode ?? 502, headerObject(endToEnd(ur.rawHeaders)));
-        ur.pipe(res);
-        ur.on("error", () => res.destroy());
-        res.on("finish", () => finish(ur.statusCode ?? 502, "-"));
+    try {
+      await this.#chains.for(config, listener).chain(ctx);
+    } catch (err) {
+      this.#o.log.error("filter chain failed", { error: MeshError.from(err).message, request_id: requestId });
+      ctx.respond(500, { body: "internal error", details: "filter_chain_failed" });
+    }
+    const response = ctx.response;
+    if (!response) {
+      ctx.respond(500, { body: "no response", details: "no_response" });
+      return this.#write(ctx, res, () => record(500, "-"));
+    }
+    const flag = (response.details !== null && FLAG_OF_DETAILS[response.details]) || exchange.flag;
+    this.#write(ctx, res, () => record(response.status, flag));
+  }
+
+  /** Send ctx.response to the client: the upstream body piped natively when no filter touched it. */
+  #write(ctx: RequestContext, res: http.ServerResponse, done: () => void): void {
+    const response = ctx.response as NonNullable<RequestContext["response"]>;
+    if (res.destroyed) return done();
+    res.writeHead(response.status, headerObject(response.headers.entries()));
+    res.once("finish", done);
+    const body = response.body;
+    if (body === null) return void res.end();
+    const native = untouchedSource(body);
+    if (native) {
+      native.on("error", () => res.destroy());
+      native.pipe(res);
+      return;
+    }
+    const stream = Readable.fromWeb(body as unknown as NodeWebStream<Uint8Array>);
+    stream.on("error", () => res.destroy());
+    stream.pipe(res);
+  }
+
+  #localReply(ctx: RequestContext, reply: LocalReply): void {
+    (this.#exchanges.get(ctx) as Exchange).flag = reply.flag;
+    // gRPC clients read the status from grpc-status (trailers-only: HTTP 200), as Envoy answers them.
+    if (ctx.grpc) ctx.respond(200, { headers: { "content-type": "application/grpc", "grpc-status": "14", "grpc-message": reply.body }, details: reply.details });
+    else ctx.respond(reply.status, { headers: { "content-type": "text/plain" }, body: reply.body, details: reply.details });
+  }
+
+  /**
+   * The chain's terminal stage: carry the request to the chosen destination and set ctx.response.
+   * An endpoint that cannot be connected is skipped for the next (nothing was sent; not a retry);
+   * the route's retry policy repeats a try on its status codes and on connection failures, with
+   * exponential backoff, on the next endpoint; only requests without a body are tried twice.
+   */
+  async #forward(ctx: RequestContext): Promise<void> {
+    const exchange = this.#exchanges.get(ctx) as Exchange;
+    const state = this.#o.state();
+    const target = upstreamTargetOf(state, exchange.facts.match, ctx.upstream);
+    const hops = target instanceof MeshError ? target : planUpstream(state, target, { hbonePort: this.#o.hbonePort, start: this.#next++ });
+    if (hops instanceof MeshError) {
+      this.#o.log.debug("no upstream", { error: hops.message });
+      return this.#localReply(ctx, LOCAL_REPLIES.noHealthyUpstream);
+    }
+    const selection = ctx.upstream;
+    const replayable = ctx.request.body === null;
+    const retry = replayable ? selection?.retry : null;
+    const perTryMs = selection?.timeouts.backendRequestMs ?? selection?.timeouts.requestMs ?? this.#limits.upstreamTimeoutMs;
+    const deadline = selection?.timeouts.requestMs ? performance.now() + selection.timeouts.requestMs : Infinity;
+    const headers = headerObject(ctx.request.headers.entries());
+    headers.host = ctx.request.authority;
+    const request = { method: ctx.request.method, path: ctx.request.query ? `${ctx.request.path}?${ctx.request.query}` : ctx.request.path, headers };
+    let hopIndex = 0;
+    let retries = 0;
+    for (;;) {
+      const remaining = deadline - performance.now();
+      if (remaining <= 0) return this.#localReply(ctx, LOCAL_REPLIES.timeout);
+      const hop = hops[hopIndex % hops.length] as UpstreamHop;
+      exchange.hop = hop;
+      const outcome = await this.#try(ctx, hop, request, Math.min(perTryMs, remaining));
+      if (ctx.signal.aborted) return;
+      const retryable = retry && retries < retry.attempts && (outcome.kind === "response" ? retry.codes.includes(outcome.response.statusCode ?? 0) : outcome.reply === LOCAL_REPLIES.connectFailure || outcome.reply === LOCAL_REPLIES.upstreamReset);
+      if (outcome.kind === "response" && !retryable) {
+        ctx.response = { status: outcome.response.statusCode ?? 502, headers: createHeaders(endToEnd(outcome.response.rawHeaders)), body: lazyBody(outcome.response), details: null };
+        return;
+      }
+      if (outcome.kind === "response") outcome.response.resume();
+      hopIndex++;
+      if (outcome.kind === "failed" && outcome.reply === LOCAL_REPLIES.connectFailure && replayable && hopIndex < hops.length) continue;
+      if (!retryable) return this.#localReply(ctx, (outcome as { reply: LocalReply }).reply);
+      retries++;
+      await sleep((retry as NonNullable<typeof retry>).backoffMs * 2 ** (retries - 1), ctx.signal);
+    }
+  }
+
+  /** One try on one hop: the response once its headers are in, or the local reply for what went wrong. */
+  #try(ctx: RequestContext, hop: UpstreamHop, request: { method: string; path: string; headers: Record<string, string | string[]> }, timeoutMs: number): Promise<{ kind: "response"; response: http.IncomingMessage } | { kind: "failed"; reply: LocalReply }> {
+    return new Promise((resolve) => {
+      const up = http.request({ host: hop.target.address, port: hop.target.port, method: request.method, path: request.path, headers: request.headers, agent: this.#o.upstream.agentFor(hop), setHost: false });
+      const onAbort = () => up.destroy();
+      ctx.signal.addEventListener("abort", onAbort, { once: true });
+      up.setTimeout(timeoutMs, () => up.destroy(Object.assign(new Error(`no response within ${timeoutMs} ms`), { code: "MESH_UPSTREAM_TIMEOUT" })));
+      up.once("response", (response) => {
+        up.setTimeout(0);
+        ctx.signal.removeEventListener("abort", onAbort);
+        resolve({ kind: "response", response });
       });
       up.on("error", (err: Error & { code?: string }) => {
-        if (responded) return void res.destroy();
-        if (res.destroyed) return;
-        if (err.code === "MESH_UPSTREAM_TIMEOUT") return reply(LOCAL_REPLIES.timeout);
-        const connectFailed = err.code === UPSTREAM_CONNECT_FAILED;
-        this.#o.log.debug("upstream try failed", { upstream: formatEndpoint((hop as UpstreamHop).target), error: err.message });
-        if (retryable && connectFailed && i + 1 < planned.length) return attempt(i + 1);
-        reply(connectFailed ? LOCAL_REPLIES.connectFailure : LOCAL_REPLIES.upstreamReset);
+        ctx.signal.removeEventListener("abort", onAbort);
+        this.#o.log.debug("upstream try failed", { upstream: formatEndpoint(hop.target), error: err.message });
+        resolve({ kind: "failed", reply: err.code === "MESH_UPSTREAM_TIMEOUT" ? LOCAL_REPLIES.timeout : err.code === UPSTREAM_CONNECT_FAILED ? LOCAL_REPLIES.connectFailure : LOCAL_REPLIES.upstreamReset });
       });
-      if (retryable) up.end();
-      else req.pipe(up);
-    };
-    attempt(0);
+      const body = ctx.request.body;
+      if (body === null) return void up.end();
+      const native = untouchedSource(body);
+      (native ?? Readable.fromWeb(body as unknown as NodeWebStream<Uint8Array>)).pipe(up);
+    });
+  }
+
+  #record(exchange: Exchange, requestId: string, started: number, status: number, flag: string): void {
+    const { req, facts, hop } = exchange;
+    const state = this.#o.state();
+    const sourceWorkload = state.workloadAt(facts.client.address);
+    const listener = facts.match.listener;
+    const service = listener.kind === "service" ? state.serviceByKey(listener.key) : undefined;
+    this.#o.telemetry.record({
+      method: req.method ?? "-",
+      path: req.url ?? "-",
+      protocol: `HTTP/${req.httpVersion}`,
+      authority: req.headers.host ?? "-",
+      status,
+      flags: flag,
+      durationMs: performance.now() - started,
+      requestId,
+      userAgent: req.headers["user-agent"],
+      forwardedFor: req.headers["x-forwarded-for"] as string | undefined,
+      upstreamHost: hop ? formatEndpoint(hop.target) : undefined,
+      source: { principal: facts.peerIdentity, ...(sourceWorkload ? { workload: sourceWorkload.name, namespace: sourceWorkload.namespace } : {}) },
+      destination: {
+        ...(hop ? { principal: identityOf(hop.workload), workload: hop.workload.name, namespace: hop.workload.namespace } : {}),
+        ...(service ? { service: service.hostname, serviceName: service.name, serviceNamespace: service.namespace } : {}),
+      },
+    });
   }
 
   /** Stop taking requests; open connections finish their current request. */
@@ -200,12 +313,4 @@ export class HttpProxy {
     this.#server.close();
     this.#server.closeIdleConnections?.();
   }
-}
-
-function workloadTarget(state: WaypointState, addresses: readonly string[], port: number): UpstreamTarget | undefined {
-  for (const a of addresses) {
-    const w = state.workloadAt(a);
-    if (w) return { kind: "workload", workload: w, port };
-  }
-  return undefined;
 }

@@ -31,6 +31,7 @@ import { XdsClient } from "../xds/client.ts";
 import { SERVICE_TYPE, TRUST_BUNDLE_TYPE, WAYPOINT_CONFIG_TYPE, WORKLOAD_TYPE } from "../xds/type-urls.ts";
 import { WAYPOINT_DECODERS } from "../xds/waypoint-wire.ts";
 import { HttpProxy } from "./http-proxy.ts";
+import { waypointPluginHost } from "./plugin-host.ts";
 import { RequestTelemetry } from "./request-telemetry.ts";
 import { WaypointState, type GatewayRef } from "./state.ts";
 import { TcpProxy } from "./tcp-proxy.ts";
@@ -118,7 +119,7 @@ export async function startWaypoint(config: WaypointConfig, rt: RuntimePort, log
     });
     cleanups.push(() => upstream.close());
     const telemetry = new RequestTelemetry(logs.logger("access"), metrics);
-    const http = new HttpProxy({ state: () => state, upstream, telemetry, log: logs.logger("http"), hbonePort: config.hbonePort });
+    const http = new HttpProxy({ state: () => state, upstream, telemetry, log: logs.logger("http"), plugins: waypointPluginHost(logs.logger("plugin"), metrics), hbonePort: config.hbonePort });
     const tcp = new TcpProxy({ state: () => state, pool, credentials: () => credentials.clientCredentials(replica()), log: logs.logger("access"), hbonePort: config.hbonePort, connectTimeoutMs: config.connectTimeoutMs });
 
     const onTunnel = (t: InboundTunnel) => {
