@@ -12,7 +12,7 @@ import type { ConfigStore } from "../store/store.ts";
 import type { SecretStore } from "./secrets.ts";
 
 export const NODE_TOKEN_AUDIENCE = "mesh-ca";
-const TOKEN_KIND = "NodeToken";
+export const NODE_TOKEN_KIND = "NodeToken";
 const ALG = "ES256";
 
 export interface NodeTokenRecord {
@@ -52,17 +52,17 @@ export async function createNodeTokens(options: { secrets: SecretStore; store: C
   }
   const privateKey: JoseKey = await importPKCS8(secret["signing-key.pem"] as string, ALG);
   const publicKey: JoseKey = await importSPKI(secret["public-key.pem"] as string, ALG);
-  const key = (id: string) => ({ kind: TOKEN_KIND, namespace: "", name: id });
+  const key = (id: string) => ({ kind: NODE_TOKEN_KIND, namespace: "", name: id });
   const recordOf = (spec: unknown) => spec as NodeTokenRecord;
   const put = (record: NodeTokenRecord, createOnly: boolean) =>
     options.store.commit([
-      { type: "put", ...(createOnly ? { createOnly } : {}), resource: { apiVersion: "mesh.dev/v1", kind: TOKEN_KIND, metadata: { name: record.id, namespace: "", labels: {}, annotations: {} }, spec: record } },
+      { type: "put", ...(createOnly ? { createOnly } : {}), resource: { apiVersion: "mesh.dev/v1", kind: NODE_TOKEN_KIND, metadata: { name: record.id, namespace: "", labels: {}, annotations: {} }, spec: record } },
     ]);
 
   const verified = new Map<string, JWTPayload>();
 
   const list = async (): Promise<NodeTokenRecord[]> => {
-    const { items } = await options.store.list({ kind: TOKEN_KIND });
+    const { items } = await options.store.list({ kind: NODE_TOKEN_KIND });
     const order = (r: NodeTokenRecord) => `${r.issuedAt}\u0000${r.node}\u0000${r.id}`;
     return items.map((i) => recordOf(i.spec)).sort((a, b) => (order(a) < order(b) ? -1 : 1));
   };
@@ -138,7 +138,7 @@ export async function createNodeTokens(options: { secrets: SecretStore; store: C
       const revoked = targets.map((r) => ({ ...r, revoked: true }));
       if (revoked.length > 0) {
         await options.store.commit(
-          revoked.map((r) => ({ type: "put" as const, resource: { apiVersion: "mesh.dev/v1", kind: TOKEN_KIND, metadata: { name: r.id, namespace: "", labels: {}, annotations: {} }, spec: r } })),
+          revoked.map((r) => ({ type: "put" as const, resource: { apiVersion: "mesh.dev/v1", kind: NODE_TOKEN_KIND, metadata: { name: r.id, namespace: "", labels: {}, annotations: {} }, spec: r } })),
         );
       }
       return revoked;
