@@ -36,7 +36,7 @@ import { MAX_LISTED_PROXIES } from "../xds/proxy-registry.ts";
 import { bearerToken, type NodeTokens } from "../ca/node-tokens.ts";
 import type { CaRotation } from "../ca/ca-rotation-control.ts";
 import { ROTATION_PHASES, type RotationPhase } from "../ca/rotation.ts";
-import { parseDuration } from "../../util/duration.ts";
+import { tokenTtlFromBody } from "../ca/token-ttl.ts";
 
 export interface ApiDeps {
   readonly store: ConfigStore;
@@ -128,7 +128,7 @@ export function createApiApp(deps: ApiDeps): Hono {
   app.post("/api/v1/tokens", async (c) => {
     const body = (await c.req.json().catch(() => ({}))) as { node?: unknown; ttl?: unknown };
     if (typeof body.node !== "string") throw new MeshError("invalid_argument", 'body needs "node" (a node name)', { detail: { path: "node" } });
-    const ttl = typeof body.ttl === "string" ? parseDuration(body.ttl) : 24 * 3600_000;
+    const ttl = tokenTtlFromBody(body.ttl);
     const { token, record } = await tokens().mint(body.node, ttl);
     log.info("node token minted", { node: record.node, id: record.id, expiresAt: record.expiresAt });
     return c.json({ token, ...record });

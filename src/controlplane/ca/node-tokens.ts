@@ -10,6 +10,7 @@ import { errors as joseErrors, exportPKCS8, generateKeyPair, importPKCS8, import
 import { MeshError } from "../../errors/mesh-error.ts";
 import type { ConfigStore } from "../store/store.ts";
 import type { SecretStore } from "./secrets.ts";
+import { checkTokenTtl } from "./token-ttl.ts";
 
 export const NODE_TOKEN_AUDIENCE = "mesh-ca";
 export const NODE_TOKEN_KIND = "NodeToken";
@@ -39,7 +40,6 @@ export interface NodeTokens {
   revoke(selector: { id?: string; node?: string }): Promise<NodeTokenRecord[]>;
 }
 
-export const MAX_TOKEN_TTL_MS = 365 * 24 * 3600_000;
 /** Tokens whose signature check is remembered (one per node, with room to spare). */
 const VERIFIED_CACHE_SIZE = 10_000;
 
@@ -104,7 +104,7 @@ export async function createNodeTokens(options: { secrets: SecretStore; store: C
     list,
     async mint(node, ttlMs) {
       if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(node)) throw new MeshError("invalid_argument", `node name "${node}" must be a DNS subdomain`, { detail: { path: "--node" } });
-      if (!(ttlMs > 0 && ttlMs <= MAX_TOKEN_TTL_MS)) throw new MeshError("invalid_argument", "token lifetime must be between 1 s and 365 days", { detail: { path: "--ttl" } });
+      checkTokenTtl(ttlMs);
       const issued = now();
       const expires = new Date(issued.getTime() + ttlMs);
       const record: NodeTokenRecord = { id: randomUUID(), node, issuedAt: issued.toISOString(), expiresAt: expires.toISOString(), revoked: false };
