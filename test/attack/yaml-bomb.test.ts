@@ -17,6 +17,8 @@ let cp: RunningControlPlane;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "mesh-attack-yaml-"));
   cp = await startTestControlPlane(join(dir, "cp"));
+  // Warm the API's request path (JIT, first connection) so the timings below are the parser's.
+  expect((await apply("---\n---\n")).status).toBe(400);
 });
 afterAll(async () => {
   await cp?.close();
@@ -38,8 +40,9 @@ describe("attack: YAML document bombs on /api/v1/apply", () => {
     const r = await apply(body);
     expect(r.status).toBe(400);
     expect(r.message).toBe("request body: more than 1000 documents (empty ones count too)");
-    // Measured ~60-120 ms on loopback including the 4 MiB upload; was 11.7 s.
-    expect(r.ms).toBeLessThan(700);
+    // Was 11.7 s; now the parser stops at document 1,001.
+    console.log(`--- body refused in ${r.ms.toFixed(0)} ms`);
+    expect(r.ms).toBeLessThan(900); // measured 60-320 ms (the higher on a loaded 2-core machine)
     expect((await cp.store.list()).items.length).toBe(before);
     expect((await cp.store.get({ kind: "Namespace", namespace: "", name: "bomb" })) ?? null).toBeNull();
     expect((await fetch(`http://127.0.0.1:${cp.apiAddress.port}/healthz/ready`)).status).toBe(200);
@@ -52,8 +55,9 @@ describe("attack: YAML document bombs on /api/v1/apply", () => {
     const r = await apply(body);
     expect(r.status).toBe(400);
     expect(r.message).toContain(`more than ${LIMITS.maxTokens} YAML tokens`);
-    // Was 13.9 s and +1.9 GB; now the parser stops at the budget (~0.5 s on this machine).
-    expect(r.ms).toBeLessThan(3000);
+    // Was 13.9 s and +1.9 GB; now the parser stops at the token budget.
+    console.log(`flow sequence refused in ${r.ms.toFixed(0)} ms, RSS +${((process.memoryUsage().rss - rssBefore) / 1048576).toFixed(0)} MiB`);
+    expect(r.ms).toBeLessThan(5000); // measured 0.5 s idle, up to 4.4 s at load average 8 on 2 cores; 13.9 s idle before
     expect(process.memoryUsage().rss - rssBefore).toBeLessThan(400 * 1024 * 1024);
     expect((await cp.store.get({ kind: "Namespace", namespace: "", name: "bomb" })) ?? null).toBeNull();
   });

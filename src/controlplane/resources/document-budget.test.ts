@@ -27,7 +27,7 @@ describe("DocumentBudget", () => {
     ["one document too many", [docs(1), docs(1), docs(1), docs(1)], "invalid_argument: body: more than 3 documents (empty ones count too)"],
     ["a List larger than the limit at once", [docs(4)], "invalid_argument: body: more than 3 documents (empty ones count too)"],
     ["tokens up to the limit", [token, token, token, token, token], "ok"],
-    ["one token too many", [token, token, token, token, token, token], "invalid_argument: body: more than 5 YAML tokens (about 40,000 lines); send large configs as JSON or in several requests"],
+    ["one token too many", [token, token, token, token, token, token], "invalid_argument: body: more than 5 YAML tokens (about 30,000 lines); send large configs as JSON or in several requests"],
   ] as Array<[string, Array<(b: DocumentBudget) => void>, string]>)("%s", (_name, steps, want) => {
     expect(run(steps)).toBe(want);
   });

@@ -7,8 +7,8 @@
  *   them all before the limit looked at the non-empty ones: 11.7 s and 2.1 GB), and every item of
  *   a `List` counts; the parser counts while it streams, so it stops at the first one too many;
  * - tokens: YAML lexemes, which bound the parser's time and memory for what a document may hold
- *   (a 4 MiB flow sequence of 1.9M scalars took 13.9 s and 1.9 GB; the budget stops it near
- *   0.5 s). Strict JSON bodies take the native path (api/documents.ts) and spend no tokens.
+ *   (a 4 MiB flow sequence of 1.9M scalars took 13.9 s and 1.9 GB; the budget stops it after
+ *   about 0.4 s on an idle machine). Strict JSON bodies take the native path (api/documents.ts) and spend no tokens.
  * Every refusal is a MeshError("invalid_argument") naming the source and the limit.
  */
 import { MeshError } from "../../errors/mesh-error.ts";
@@ -18,8 +18,8 @@ export const LIMITS = {
   maxDocuments: 1000,
   maxDepth: 64,
   maxAliases: 100,
-  /** YAML lexemes per text: about 40,000 lines of block YAML (some 1,500 typical resources). */
-  maxTokens: 300_000,
+  /** YAML lexemes per text: about 30,000 lines of block YAML (some 2,500 resources the size of bookinfo's). */
+  maxTokens: 200_000,
 } as const;
 
 export interface DocumentLimits {
@@ -55,7 +55,7 @@ export class DocumentBudget {
   /** One more YAML lexeme. */
   addToken(): void {
     if (++this.#tokens > this.#limits.maxTokens) {
-      throw this.#refuse(`more than ${this.#limits.maxTokens} YAML tokens (about 40,000 lines); send large configs as JSON or in several requests`);
+      throw this.#refuse(`more than ${this.#limits.maxTokens} YAML tokens (about 30,000 lines); send large configs as JSON or in several requests`);
     }
   }
 
