@@ -33,6 +33,7 @@ function bad(source: string, message: string): MeshError {
  */
 function* streamDocuments(text: string, budget: DocumentBudget, lines: LineCounter): Generator<Document.Parsed> {
   const parser = new Parser(lines.addNewLine);
+  lines.addNewLine(0); // Parser.parse() would record the first line's start; next() does not
   // yaml's own uniqueKeys check compares every pair of keys (quadratic: 40k keys took 30 s);
   // duplicates are found below in one pass per mapping instead.
   const composer = new Composer({ uniqueKeys: false });

@@ -90,6 +90,7 @@ describe("parseDocuments", () => {
   const bad: Array<[string, string, RegExp]> = [
     ["syntax error names the document", "a: 1\n---\nb: [1\n", /document 2\): not valid YAML/],
     ["duplicate keys", "a: 1\na: 2\n", /not valid YAML/],
+    ["a syntax error names its line and column (1-based)", "a: 1\nb: c: d\n", /\(document 1\): not valid YAML: Nested mappings are not allowed in compact mappings at line 2, column 4/],
     ["alias bomb", "a: &a [x,x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\n", /alias/i],
     ["deep nesting", "a: " + "[".repeat(100) + "]".repeat(100) + "\n", /nested deeper than 64/],
     ["too large", "a: " + "x".repeat(4 * 1024 * 1024 + 1), /larger than/],
