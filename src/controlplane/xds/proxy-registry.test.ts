@@ -49,6 +49,20 @@ describe("ProxyRegistry", () => {
     expect(lines.map((l) => (JSON.parse(l) as { error: string }).error)).toEqual(["a1", "b1"]);
   });
 
+  test("reconnecting does not reset a proxy's NACK logging", () => {
+    const { r, lines, advance } = registry();
+    for (let i = 0; i < 50; i++) {
+      const p = r.connect("node-1", "ztunnel");
+      r.recordNack(p, nack(`n${i}`));
+      r.disconnect(p);
+      advance(100); // 50 streams in 5 s
+    }
+    expect(lines).toHaveLength(1);
+    advance(10_000);
+    r.recordNack(r.connect("node-1", "ztunnel"), nack("later"));
+    expect(JSON.parse(lines[1] as string)).toMatchObject({ error: "later", nacksNotLogged: 49 });
+  });
+
   test("a listing returns at most MAX_LISTED_PROXIES records, with the total, filtered and paged", () => {
     const { r } = registry();
     for (let i = 0; i < MAX_LISTED_PROXIES + 20; i++) r.connect(`node-${i % 2}`, "ztunnel");

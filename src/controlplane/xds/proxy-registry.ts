@@ -1,7 +1,8 @@
 /**
  * The connected proxies, for the operator (`GET /api/v1/xds/proxies`) and for ending streams whose
  * credentials stop holding. One record per live xDS stream, bounded whatever the proxy sends: its
- * NACKs are kept and logged through nack-record.ts's limits, and a listing returns at most
+ * NACKs are kept and logged through nack-record.ts's limits (logging per proxy — node and role —
+ * so reconnecting does not reset it), and a listing returns at most
  * `MAX_LISTED_PROXIES` records. Each stream registers how to re-check its credentials and how to
  * end it; `recheckAll` ends every stream whose check now fails (a revoked or expired node token).
  */
@@ -34,15 +35,18 @@ export interface LiveStream {
 export const MAX_LISTED_PROXIES = 500;
 /** Streams re-checked at once. */
 const RECHECK_CONCURRENCY = 16;
+/** Proxies (node and role) whose NACK logging state is remembered; the oldest is forgotten past this. */
+const MAX_NACK_LOG_STATES = 10_000;
 
 interface Entry {
   readonly record: ProxyRecord;
   readonly stream: LiveStream | undefined;
-  log: NackLogState;
 }
 
 export class ProxyRegistry {
   readonly #entries = new Map<number, Entry>();
+  /** Per proxy (role and node), across its streams: when its NACKs were last logged. */
+  readonly #nackLog = new Map<string, NackLogState>();
   readonly #log: Logger;
   readonly #limits: NackLimits;
   readonly #now: () => Date;
@@ -62,7 +66,7 @@ export class ProxyRegistry {
 
   connect(node: string, role: string, stream?: LiveStream): ProxyRecord {
     const record: ProxyRecord = { id: this.#nextId++, node, role, connectedAt: this.#now().toISOString(), nacks: [], nackCount: 0 };
-    this.#entries.set(record.id, { record, stream, log: INITIAL_NACK_LOG });
+    this.#entries.set(record.id, { record, stream });
     this.#m.connected.labels({ role }).inc();
     return record;
   }
@@ -81,10 +85,11 @@ export class ProxyRegistry {
     record.nackCount++;
     record.nacks.push(kept);
     if (record.nacks.length > this.#limits.maxKept) record.nacks.splice(0, record.nacks.length - this.#limits.maxKept);
-    const entry = this.#entries.get(record.id);
-    if (!entry) return;
-    const d = decideNackLog(entry.log, this.#now().getTime(), this.#limits.logIntervalMs);
-    entry.log = d.next;
+    const proxy = `${record.role}\u0000${record.node}`;
+    const d = decideNackLog(this.#nackLog.get(proxy) ?? INITIAL_NACK_LOG, this.#now().getTime(), this.#limits.logIntervalMs);
+    this.#nackLog.delete(proxy); // re-inserted last: the map is oldest-first
+    this.#nackLog.set(proxy, d.next);
+    if (this.#nackLog.size > MAX_NACK_LOG_STATES) this.#nackLog.delete(this.#nackLog.keys().next().value as string);
     if (d.log) {
       this.#log.warn("proxy rejected config (NACK)", { node: record.node, type: shortType(kept.typeUrl), error: kept.message, ...(d.suppressed > 0 ? { nacksNotLogged: d.suppressed } : {}) });
     }
