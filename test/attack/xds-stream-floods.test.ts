@@ -1,7 +1,7 @@
 /**
  * Attack: an authenticated node floods its own xDS stream. Against a real control plane on
  * loopback (in-process, logs captured), with a valid node token:
- * - a NACK flood (each NACK carrying a 1 MiB error_detail) keeps what the control plane stores and
+ * - a NACK flood (64 NACKs each carrying a 1 MiB error_detail) keeps what the control plane stores and
  *   logs bounded: at most 10 NACKs of ~1 KiB kept per stream, one log line per proxy per 10 s,
  *   `/api/v1/xds/proxies` small; before, 20 whole NACKs were kept and every one was logged whole;
  * - a subscription flood (200k resource names, 5,000 per request) ends the stream with
@@ -86,12 +86,12 @@ describe("attack: per-stream floods from an authenticated node", () => {
     await eventually(() => expect(s.received.length).toBeGreaterThan(0));
     const nonce = s.received[0]?.nonce as string;
     const detail = "N".repeat(1024 * 1024);
-    const FLOOD = 200; // 200 MiB of error_detail over loopback
+    const FLOOD = 64; // 64 MiB of error_detail over loopback (on main: 20 MiB kept, 64 MiB logged)
     const logBefore = logged.bytes;
     const floodStarted = Date.now();
     const growth = await rssGrowth(async () => {
       for (let i = 0; i < FLOOD; i++) s.send({ typeUrl: WORKLOAD_TYPE, responseNonce: nonce, errorDetail: { code: 3, message: detail } });
-      await eventually(async () => expect(await rejects()).toBe(FLOOD), { timeoutMs: 20_000 });
+      await eventually(async () => expect(await rejects()).toBe(FLOOD), { timeoutMs: 40_000, intervalMs: 100 });
     });
     const floodMs = Date.now() - floodStarted;
     const started = Date.now();
@@ -105,7 +105,7 @@ describe("attack: per-stream floods from an authenticated node", () => {
     // The operator's listing stays small and quick (was 20 MiB).
     expect(body.length).toBeLessThan(32 * 1024);
     expect(Date.now() - started).toBeLessThan(1000);
-    // Logged: one NACK line per 10 s of flood, each cut to ~1 KiB (was 200 MiB).
+    // Logged: one NACK line per 10 s of flood, each cut to ~1 KiB (was 64 MiB).
     const nackLines = logged.lines.filter((l) => l.includes("proxy rejected config (NACK)"));
     const allowedLines = 1 + Math.floor(floodMs / 10_000);
     expect(nackLines.length).toBeGreaterThanOrEqual(1);
@@ -115,7 +115,7 @@ describe("attack: per-stream floods from an authenticated node", () => {
     console.log(`NACK flood: ${FLOOD} × 1 MiB in ${floodMs} ms; log bytes ${logged.bytes - logBefore}; listing ${body.length} bytes; RSS growth ${(growth / 1048576).toFixed(0)} MiB`);
     expect(growth).toBeLessThan(600 * 1024 * 1024);
     s.close();
-  }, 30_000);
+  }, 60_000);
 
   test("a subscription flood ends the stream with RESOURCE_EXHAUSTED; a good stream keeps working", async () => {
     const good = open();
