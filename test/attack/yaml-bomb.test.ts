@@ -42,7 +42,7 @@ describe("attack: YAML document bombs on /api/v1/apply", () => {
     expect(r.message).toBe("request body: more than 1000 documents (empty ones count too)");
     // Was 11.7 s; now the parser stops at document 1,001.
     console.log(`--- body refused in ${r.ms.toFixed(0)} ms`);
-    expect(r.ms).toBeLessThan(900); // measured 60-320 ms (the higher on a loaded 2-core machine)
+    expect(r.ms).toBeLessThan(900); // measured 60-470 ms (the higher at load average 9-12 on 2 cores)
     expect((await cp.store.list()).items.length).toBe(before);
     expect((await cp.store.get({ kind: "Namespace", namespace: "", name: "bomb" })) ?? null).toBeNull();
     expect((await fetch(`http://127.0.0.1:${cp.apiAddress.port}/healthz/ready`)).status).toBe(200);
