@@ -86,6 +86,16 @@ describe("CA over the control plane's gRPC port", () => {
     const res = await request("spiffe://cluster.local/ns/bookinfo/sa/sleep", minted.body.token as string);
     expect(res.certChain).toHaveLength(2);
     expect((await api("/api/v1/tokens", { node: "Bad Node" })).status).toBe(400);
+    // A lifetime the API would not honour is refused, not ignored or stretched.
+    for (const [ttl, message] of [
+      [3600, '"ttl" must be a duration string such as "90s" or "24h" (got the number 3600)'],
+      ["1ms", "token lifetime must be between 1s and 365d (got 1ms)"],
+      ["soon", '"ttl": "soon" is not a duration (e.g. 500ms, 30s, 5m, 24h)'],
+    ] as const) {
+      expect(await api("/api/v1/tokens", { node: "node-1", ttl })).toMatchObject({ status: 400, body: { message } });
+    }
+    const tenSeconds = await api("/api/v1/tokens", { node: "node-9", ttl: "10s" });
+    expect(Date.parse(tenSeconds.body.expiresAt as string) - Date.parse(tenSeconds.body.issuedAt as string)).toBe(10_000);
     expect(((await api("/api/v1/tokens")).body.items as unknown[]).length).toBeGreaterThan(0);
     expect(((await api("/api/v1/tokens/revoke", { node: "node-1" })).body.items as unknown[]).length).toBe(1);
     await refusedWith(request("spiffe://cluster.local/ns/bookinfo/sa/sleep", minted.body.token as string), Code.Unauthenticated, /revoked/);

@@ -62,7 +62,7 @@ describe("plugins import only src/plugin-api", () => {
     ["bun:test in a plugin test", "plugins/p/filter.test.ts", use("bun:test"), []],
     ["another src/ module", "plugins/p/filter.ts", use("../../src/errors/mesh-error.ts"), ["no-restricted-imports"]],
     ["a deep import past the barrel", "plugins/p/filter.ts", use("../../src/plugin-api/compose.ts"), ["no-restricted-imports"]],
-    ["a re-export of the read model", "plugins/p/filter.ts", 'export { x } from "../../src/xds/view.ts";\n', ["no-restricted-imports"]],
+    ["a re-export of the read model", "plugins/p/filter.ts", 'export { x } from "../../src/state/view.ts";\n', ["no-restricted-imports"]],
     ["another plugin", "plugins/p/filter.ts", use("../router/config.ts"), ["no-restricted-imports"]],
     ["a package", "plugins/p/filter.ts", use("zod"), ["no-restricted-imports"]],
     ["a node: module", "plugins/p/filter.ts", use("node:fs"), ["no-restricted-imports"]],

@@ -124,7 +124,7 @@ function open(token: string | null = node2Token ?? null): AdsStream {
 }
 
 function proxy(node: string) {
-  return cp?.hub.proxies().find((p) => p.node === node);
+  return cp?.hub.proxies.list().items.find((p) => p.node === node);
 }
 
 beforeEach(async () => {
@@ -191,7 +191,7 @@ describe("delta ADS with a grpc-js client and Envoy's protos", () => {
 
     // 5. Reconnect (new channel, new stream) presenting what we hold: nothing is resent ...
     ads.close();
-    await eventually(() => expect(cp?.hub.proxies().filter((p) => p.node === "node-2")).toHaveLength(0));
+    await eventually(() => expect(cp?.hub.proxies.list().items.filter((p) => p.node === "node-2")).toHaveLength(0));
     const again = open();
     const held = Object.fromEntries(workloads.resources.map((r) => [r.name, r.version]));
     again.send({ node: { id: "node-2", cluster: "ztunnel" }, type_url: WORKLOAD_TYPE, initial_resource_versions: held });

@@ -116,7 +116,7 @@ spec: {address: 10.0.1.40, node: node-1, serviceAccount: waypoint, labels: {gate
     });
     expect(node2.resources<AuthorizationView>(AUTHORIZATION_TYPE).get("bookinfo/productpage-viewer")?.rules[0]?.from[0]?.principals).toEqual(["cluster.local/ns/bookinfo/sa/sleep"]);
     expect([...node1.resources(AUTHORIZATION_TYPE).keys()]).toEqual([]);
-    await eventually(() => expect(cp?.hub.proxies().map((p) => p.node).sort()).toEqual(["node-1", "node-2"]));
+    await eventually(() => expect(cp?.hub.proxies.list().items.map((p) => p.node).sort()).toEqual(["node-1", "node-2"]));
   });
 
   test("a change pushes only what changed; a deletion is a removal", async () => {
@@ -143,7 +143,7 @@ spec: {address: 10.0.1.40, node: node-1, serviceAccount: waypoint, labels: {gate
     await c.synced();
     expect([...c.resources(WORKLOAD_TYPE).keys()].sort()).toEqual(["bookinfo/productpage-v1", "bookinfo/sleep"]);
     await eventually(() => {
-      const proxy = cp?.hub.proxies().find((p) => p.node === "node-1");
+      const proxy = cp?.hub.proxies.list().items.find((p) => p.node === "node-1");
       expect(proxy?.nacks.map((n) => [n.typeUrl, n.message])).toEqual([[WORKLOAD_TYPE, "this proxy refuses notsleep"]]);
     });
     const res = await fetch(`http://127.0.0.1:${cp?.apiAddress.port}/api/v1/xds/proxies`, { headers: { authorization: `Bearer ${cp?.adminToken}` } });

@@ -34,6 +34,13 @@ describe("mesh CLI", () => {
       }
     }
   });
+  test("token create refuses a lifetime under 1s or over 365d before asking the server", async () => {
+    // No server listens on port 1: the refusal must come from the CLI itself.
+    for (const [ttl, got] of [["1ms", "1ms"], ["999ms", "999ms"], ["366d", "8784h"]]) {
+      const r = await cli("token", "create", "--node", "n1", "--ttl", ttl as string, "--server", "http://127.0.0.1:1", "--admin-token", "x");
+      expect({ ttl, code: r.code, err: r.err }).toEqual({ ttl, code: 2, err: expect.stringContaining(`token lifetime must be between 1s and 365d (got ${got})`) });
+    }
+  });
   test("version", async () => {
     const r = await cli("version", "-o", "json");
     expect(r.code).toBe(0);

@@ -18,6 +18,7 @@ import type { ConfigStore } from "./store/store.ts";
 import { DEFAULT_TRANSLATE_OPTIONS } from "./translate/snapshot.ts";
 import { startXdsListener, type XdsListener } from "./xds/listener.ts";
 import { PushHub } from "./xds/push-hub.ts";
+import { watchStreamCredentials } from "./xds/stream-credentials.ts";
 import { DEFAULT_CA_SETTINGS, type CaSettings } from "./ca/authority.ts";
 import { caService } from "./ca/ca-service.ts";
 import { loadOrCreateRootsState, loadPluginCa, type PluginCaFiles } from "./ca/material.ts";
@@ -147,6 +148,8 @@ export async function startControlPlane(config: ControlPlaneConfig, rt: RuntimeP
     await store.close();
     throw new MeshError("unavailable", `cannot listen on ${config.xds.host}:${config.xds.port}: ${(err as Error).message}`, { cause: err });
   }
+  // Live streams whose node token is revoked (on any replica) or expires are ended within seconds.
+  const credentials = watchStreamCredentials({ store, registry: hub.proxies, log: logs.logger("xds") });
   // Proxies learn the roots over xDS; replicas pick up a rotation another replica made.
   const publishBundle = () => {
     hub.setTrustBundle({ trustDomain: config.trustDomain, roots: rotation.material.trustBundle, generation: rotation.material.generation });
@@ -171,6 +174,7 @@ export async function startControlPlane(config: ControlPlaneConfig, rt: RuntimeP
     adminToken,
     store,
     close: async () => {
+      credentials.close();
       await Promise.all([server.close(), xds.close()]);
       hub.close();
       await store.close();

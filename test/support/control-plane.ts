@@ -1,6 +1,7 @@
 /**
  * An in-process control plane for integration tests: SQLite in `dataDir`, API and xDS on loopback
- * (xDS on a given port when a test restarts it and clients must find it again), logs off.
+ * (xDS on a given port when a test restarts it and clients must find it again), logs off unless
+ * the test passes its own.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -8,7 +9,7 @@ import assert from "node:assert/strict";
 import { planApply } from "../../src/controlplane/api/apply.ts";
 import { startControlPlane, type ControlPlaneConfig, type RunningControlPlane } from "../../src/controlplane/server.ts";
 import { bunRuntime } from "../../src/runtime/bun.ts";
-import { createLogControl } from "../../src/telemetry/log.ts";
+import { createLogControl, type LogControl } from "../../src/telemetry/log.ts";
 import { eventually } from "./eventually.ts";
 
 export const BOOKINFO_YAML = readFileSync(new URL("../fixtures/bookinfo.yaml", import.meta.url), "utf8");
@@ -27,7 +28,7 @@ spec: {address: 10.0.2.40, node: node-2, serviceAccount: waypoint, labels: {gate
 
 export function startTestControlPlane(
   dataDir: string,
-  options: { xdsPort?: number; ca?: ControlPlaneConfig["ca"]; now?: () => Date; xdsTls?: { cert: string; key: string } } = {},
+  options: { xdsPort?: number; ca?: ControlPlaneConfig["ca"]; now?: () => Date; xdsTls?: { cert: string; key: string }; logs?: LogControl } = {},
 ): Promise<RunningControlPlane> {
   return startControlPlane(
     {
@@ -41,7 +42,7 @@ export function startTestControlPlane(
       ...(options.now ? { now: options.now } : {}),
     },
     bunRuntime,
-    createLogControl({ format: "text", spec: "off" }),
+    options.logs ?? createLogControl({ format: "text", spec: "off" }),
   );
 }
 

@@ -1,5 +1,6 @@
 /** `mesh token create|list|revoke`: node tokens with which ztunnels obtain workload certificates. */
 import { MeshError } from "../../errors/mesh-error.ts";
+import { checkTokenTtl } from "../../controlplane/ca/token-ttl.ts";
 import { formatDuration } from "../../util/duration.ts";
 import { API_CLIENT_OPTIONS, apiClient } from "../api-client.ts";
 import { formatColumns } from "../columns.ts";
@@ -25,7 +26,7 @@ export const tokenCommand: Command = {
   positionals: { min: 1, max: 2 },
   options: [
     { name: "node", type: "string", arg: "NAME", description: "the node the token speaks for (create), or whose tokens to revoke" },
-    { name: "ttl", type: "duration", default: "24h", description: "token lifetime (create)" },
+    { name: "ttl", type: "duration", default: "24h", description: "token lifetime (create), 1s to 365d" },
     ...API_CLIENT_OPTIONS,
   ],
   run: async ({ options, positionals, out }) => {
@@ -35,7 +36,8 @@ export const tokenCommand: Command = {
     switch (verb) {
       case "create": {
         if (!node) throw new MeshError("invalid_argument", "mesh token create needs --node NAME", { detail: { path: "--node" } });
-        const created = await client.request<{ token: string }>("POST", "/api/v1/tokens", JSON.stringify({ node, ttl: formatDuration(options.ttl as number) }), "application/json");
+        const ttl = checkTokenTtl(options.ttl as number, "--ttl");
+        const created = await client.request<{ token: string }>("POST", "/api/v1/tokens", JSON.stringify({ node, ttl: formatDuration(ttl) }), "application/json");
         out(created.token);
         return 0;
       }

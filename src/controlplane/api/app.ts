@@ -10,7 +10,7 @@
  *   GET    /api/v1/namespaces/{ns}/{plural}/{name}
  *   DELETE /api/v1/namespaces/{ns}/{plural}/{name}[?resourceVersion=N]
  *   GET|DELETE /api/v1/{plural}/{name}                cluster-scoped kinds (namespaces)
- *   GET    /api/v1/xds/proxies                         connected proxies, their ACKs and NACKs
+ *   GET    /api/v1/xds/proxies[?node=N&limit=N&offset=N] connected proxies, their ACKs and NACKs (≤ 500 a page)
  *   GET    /api/v1/analysis                            translation warnings (e.g. L7 rules at L4)
  *   POST   /api/v1/tokens {node, ttl}                  mint a node token for the CA (shown once)
  *   GET    /api/v1/tokens, POST /api/v1/tokens/revoke {id | node}
@@ -32,10 +32,11 @@ import { planApply, planDeleteDocuments } from "./apply.ts";
 import { statusBody } from "./status.ts";
 import { watchResponse } from "./watch-stream.ts";
 import type { PushHub } from "../xds/push-hub.ts";
+import { MAX_LISTED_PROXIES } from "../xds/proxy-registry.ts";
 import { bearerToken, type NodeTokens } from "../ca/node-tokens.ts";
 import type { CaRotation } from "../ca/ca-rotation-control.ts";
 import { ROTATION_PHASES, type RotationPhase } from "../ca/rotation.ts";
-import { parseDuration } from "../../util/duration.ts";
+import { tokenTtlFromBody } from "../ca/token-ttl.ts";
 
 export interface ApiDeps {
   readonly store: ConfigStore;
@@ -111,7 +112,12 @@ export function createApiApp(deps: ApiDeps): Hono {
   });
 
   // Operator views of the push pipeline: connected proxies (with NACKs) and translation warnings.
-  app.get("/api/v1/xds/proxies", (c) => c.json({ version: deps.xds?.version ?? "", items: deps.xds?.proxies() ?? [] }));
+  app.get("/api/v1/xds/proxies", (c) => {
+    const node = c.req.query("node");
+    const page = { ...(node ? { node } : {}), limit: count(c.req.query("limit"), "limit", MAX_LISTED_PROXIES), offset: count(c.req.query("offset"), "offset", 0) };
+    const { total, items } = deps.xds?.proxies.list(page) ?? { total: 0, items: [] };
+    return c.json({ version: deps.xds?.version ?? "", total, items });
+  });
   app.get("/api/v1/analysis", (c) => c.json({ version: deps.xds?.version ?? "", warnings: deps.xds?.warnings ?? [] }));
 
   // Node tokens: minted here (the token is shown once, never stored), listed and revoked by id or node.
@@ -122,7 +128,7 @@ export function createApiApp(deps: ApiDeps): Hono {
   app.post("/api/v1/tokens", async (c) => {
     const body = (await c.req.json().catch(() => ({}))) as { node?: unknown; ttl?: unknown };
     if (typeof body.node !== "string") throw new MeshError("invalid_argument", 'body needs "node" (a node name)', { detail: { path: "node" } });
-    const ttl = typeof body.ttl === "string" ? parseDuration(body.ttl) : 24 * 3600_000;
+    const ttl = tokenTtlFromBody(body.ttl);
     const { token, record } = await tokens().mint(body.node, ttl);
     log.info("node token minted", { node: record.node, id: record.id, expiresAt: record.expiresAt });
     return c.json({ token, ...record });
@@ -173,6 +179,13 @@ export function createApiApp(deps: ApiDeps): Hono {
   app.delete("/api/v1/:plural/:name", (c) => deleteOne(c, clusterKey(c)));
   app.get("/api/v1/:plural", (c) => list(c, kindOf(c.req.param("plural")), undefined));
   return app;
+}
+
+/** A non-negative integer query parameter (`fallback` when absent). */
+function count(text: string | undefined, name: string, fallback: number): number {
+  if (text === undefined) return fallback;
+  if (!/^\d{1,9}$/.test(text)) throw new MeshError("invalid_argument", `${name} must be a non-negative integer`, { detail: { path: name } });
+  return Number(text);
 }
 
 function kindOf(plural: string): KindDefinition<never> {

@@ -11,13 +11,14 @@
  * - only a body whose first non-blank character is `{` and that JSON.parse accepts takes the fast
  *   path; anything else (YAML, several documents, flow-style YAML that is not strict JSON, invalid
  *   JSON) goes through parseDocuments, so its error messages are unchanged;
- * - the limits are parse.ts's (size, documents, depth); YAML aliases cannot occur in JSON;
+ * - the limits are the same budget's (document-budget.ts: size, documents, depth); YAML aliases
+ *   cannot occur in JSON, and native parsing spends no YAML tokens;
  * - duplicate keys, which YAML refuses and JSON.parse silently merges, are detected by counting:
  *   the object keys in the text (a string followed by `:`, found without allocating) against the
  *   own keys of the parsed objects. A mismatch sends the body to parseDocuments for its message.
  */
-import { MeshError } from "../../errors/mesh-error.ts";
-import { LIMITS, parseDocuments } from "../resources/parse.ts";
+import { DocumentBudget, LIMITS } from "../resources/document-budget.ts";
+import { parseDocuments } from "../resources/parse.ts";
 
 const OPEN_BRACE = 0x7b;
 const QUOTE = 0x22;
@@ -95,6 +96,6 @@ export function parseRequestDocuments(text: string, source: string): unknown[] {
   if (text.length > LIMITS.maxBytes) return parseDocuments(text, source);
   const docs = strictJson(text);
   if (docs === undefined) return parseDocuments(text, source);
-  if (docs.length > LIMITS.maxDocuments) throw new MeshError("invalid_argument", `${source}: more than ${LIMITS.maxDocuments} documents`);
+  new DocumentBudget(source).addDocuments(Math.max(1, docs.length));
   return docs;
 }

@@ -10,9 +10,10 @@ import { errors as joseErrors, exportPKCS8, generateKeyPair, importPKCS8, import
 import { MeshError } from "../../errors/mesh-error.ts";
 import type { ConfigStore } from "../store/store.ts";
 import type { SecretStore } from "./secrets.ts";
+import { checkTokenTtl } from "./token-ttl.ts";
 
 export const NODE_TOKEN_AUDIENCE = "mesh-ca";
-const TOKEN_KIND = "NodeToken";
+export const NODE_TOKEN_KIND = "NodeToken";
 const ALG = "ES256";
 
 export interface NodeTokenRecord {
@@ -39,7 +40,6 @@ export interface NodeTokens {
   revoke(selector: { id?: string; node?: string }): Promise<NodeTokenRecord[]>;
 }
 
-export const MAX_TOKEN_TTL_MS = 365 * 24 * 3600_000;
 /** Tokens whose signature check is remembered (one per node, with room to spare). */
 const VERIFIED_CACHE_SIZE = 10_000;
 
@@ -52,17 +52,17 @@ export async function createNodeTokens(options: { secrets: SecretStore; store: C
   }
   const privateKey: JoseKey = await importPKCS8(secret["signing-key.pem"] as string, ALG);
   const publicKey: JoseKey = await importSPKI(secret["public-key.pem"] as string, ALG);
-  const key = (id: string) => ({ kind: TOKEN_KIND, namespace: "", name: id });
+  const key = (id: string) => ({ kind: NODE_TOKEN_KIND, namespace: "", name: id });
   const recordOf = (spec: unknown) => spec as NodeTokenRecord;
   const put = (record: NodeTokenRecord, createOnly: boolean) =>
     options.store.commit([
-      { type: "put", ...(createOnly ? { createOnly } : {}), resource: { apiVersion: "mesh.dev/v1", kind: TOKEN_KIND, metadata: { name: record.id, namespace: "", labels: {}, annotations: {} }, spec: record } },
+      { type: "put", ...(createOnly ? { createOnly } : {}), resource: { apiVersion: "mesh.dev/v1", kind: NODE_TOKEN_KIND, metadata: { name: record.id, namespace: "", labels: {}, annotations: {} }, spec: record } },
     ]);
 
   const verified = new Map<string, JWTPayload>();
 
   const list = async (): Promise<NodeTokenRecord[]> => {
-    const { items } = await options.store.list({ kind: TOKEN_KIND });
+    const { items } = await options.store.list({ kind: NODE_TOKEN_KIND });
     const order = (r: NodeTokenRecord) => `${r.issuedAt}\u0000${r.node}\u0000${r.id}`;
     return items.map((i) => recordOf(i.spec)).sort((a, b) => (order(a) < order(b) ? -1 : 1));
   };
@@ -104,7 +104,7 @@ export async function createNodeTokens(options: { secrets: SecretStore; store: C
     list,
     async mint(node, ttlMs) {
       if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(node)) throw new MeshError("invalid_argument", `node name "${node}" must be a DNS subdomain`, { detail: { path: "--node" } });
-      if (!(ttlMs > 0 && ttlMs <= MAX_TOKEN_TTL_MS)) throw new MeshError("invalid_argument", "token lifetime must be between 1 s and 365 days", { detail: { path: "--ttl" } });
+      checkTokenTtl(ttlMs);
       const issued = now();
       const expires = new Date(issued.getTime() + ttlMs);
       const record: NodeTokenRecord = { id: randomUUID(), node, issuedAt: issued.toISOString(), expiresAt: expires.toISOString(), revoked: false };
@@ -138,7 +138,7 @@ export async function createNodeTokens(options: { secrets: SecretStore; store: C
       const revoked = targets.map((r) => ({ ...r, revoked: true }));
       if (revoked.length > 0) {
         await options.store.commit(
-          revoked.map((r) => ({ type: "put" as const, resource: { apiVersion: "mesh.dev/v1", kind: TOKEN_KIND, metadata: { name: r.id, namespace: "", labels: {}, annotations: {} }, spec: r } })),
+          revoked.map((r) => ({ type: "put" as const, resource: { apiVersion: "mesh.dev/v1", kind: NODE_TOKEN_KIND, metadata: { name: r.id, namespace: "", labels: {}, annotations: {} }, spec: r } })),
         );
       }
       return revoked;

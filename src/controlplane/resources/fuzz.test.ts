@@ -9,11 +9,14 @@
  * - An accepted resource survives a JSON round trip (what the store does) and validates again to
  *   the same resource: validation is idempotent on what it stores.
  * - Every input is handled in bounded time.
+ * - Every document counts against the document limit, empty or not: a text of N documents (any
+ *   mix of empty ones, comments, `...` ends and small mappings) is refused exactly when N is over
+ *   the limit, and never yields more than the limit.
  */
 import { describe, expect, test } from "bun:test";
 import { stringify } from "yaml";
 import { MeshError } from "../../errors/mesh-error.ts";
-import { parseDocuments } from "./parse.ts";
+import { LIMITS, parseDocuments } from "./parse.ts";
 import { KINDS } from "./registry.ts";
 import { MAX_ISSUES, validateDocument } from "./validate.ts";
 import { mulberry32, SeededGen } from "../../../test/support/seeded-random.ts";
@@ -22,6 +25,7 @@ const SEED = Number(process.env.MESH_FUZZ_SEED ?? 0x6d657368);
 const SCALE = Number(process.env.MESH_FUZZ_SCALE ?? 1);
 const DOCUMENT_CASES = Math.round(2000 * SCALE);
 const TEXT_CASES = Math.round(1000 * SCALE);
+const COUNT_CASES = Math.round(60 * SCALE);
 /** Generous: a slow CI machine should still be far below it; a pathological input is not. */
 const MAX_MS_PER_INPUT = 500;
 /**
@@ -470,6 +474,14 @@ function checkParse(text: string, tally: Tally): string | null {
   return null;
 }
 
+/** A text of exactly `n` YAML documents, each opened by `---`, most of them empty in one way or another. */
+function documentsText(g: Gen, n: number): string {
+  const bodies = ["", "\n", "# nothing here\n", "...\n", "~\n", "null\n", "a: 1\n", "kind: List\nitems: []\n", "- x\n"];
+  let s = "";
+  for (let i = 0; i < n; i++) s += `---${g.chance(0.2) ? " # c" : ""}\n${g.pick(bodies)}`;
+  return s;
+}
+
 describe("fuzz: resource validation at the trust boundary", () => {
   test("every kind has a seed document, and every seed is valid", () => {
     expect(Object.keys(SEEDS).sort()).toEqual(KINDS.map((k) => k.kind).sort());
@@ -514,6 +526,27 @@ describe("fuzz: resource validation at the trust boundary", () => {
       const text = randomText(g);
       const problem = checkParse(text, tally);
       if (problem) throw new Error(`seed 0x${SEED.toString(16)}, text case ${i}: ${problem}\ninput: ${short(text)}`);
+    }
+  }, TEST_TIMEOUT_MS);
+
+  test(`every document counts against the limit, empty or not (${COUNT_CASES} texts, seed 0x${SEED.toString(16)})`, () => {
+    const g = new Gen(mulberry32(SEED ^ 0x2d2d2d));
+    for (let i = 0; i < COUNT_CASES; i++) {
+      // Around the limit, and past it (the 4 MiB body of separators is validate.test.ts's and test/attack's).
+      const n = g.chance(0.5) ? LIMITS.maxDocuments - 5 + g.int(10) : LIMITS.maxDocuments + 1 + g.int(20_000);
+      const text = documentsText(g, n);
+      if (text.length > LIMITS.maxBytes) continue;
+      const started = performance.now();
+      let outcome: string;
+      try {
+        const docs = parseDocuments(text, "fuzz");
+        outcome = docs.length <= LIMITS.maxDocuments ? "accepted" : `accepted ${docs.length} documents`;
+      } catch (err) {
+        outcome = err instanceof MeshError && err.code === "invalid_argument" && /more than 1000 documents/.test(err.message) ? "refused" : `threw ${String(err)}`;
+      }
+      const ms = performance.now() - started;
+      const want = n > LIMITS.maxDocuments ? "refused" : "accepted";
+      if (outcome !== want || ms > MAX_MS_PER_INPUT) throw new Error(`seed 0x${SEED.toString(16)}, count case ${i}: ${n} documents: ${outcome} in ${ms.toFixed(0)} ms, want ${want}\ninput: ${short(text)}`);
     }
   }, TEST_TIMEOUT_MS);
 });

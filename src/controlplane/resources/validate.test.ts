@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { parseDocuments } from "./parse.ts";
+import { LIMITS, parseDocuments } from "./parse.ts";
 import { issuesOfYaml, validateYaml } from "./validate-yaml.ts";
 
 const check = validateYaml;
@@ -92,9 +92,24 @@ describe("parseDocuments", () => {
   const bad: Array<[string, string, RegExp]> = [
     ["syntax error names the document", "a: 1\n---\nb: [1\n", /document 2\): not valid YAML/],
     ["duplicate keys", "a: 1\na: 2\n", /not valid YAML/],
+    ["a syntax error names its line and column (1-based)", "a: 1\nb: c: d\n", /\(document 1\): not valid YAML: Nested mappings are not allowed in compact mappings at line 2, column 4/],
     ["alias bomb", "a: &a [x,x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\n", /alias/i],
     ["deep nesting", "a: " + "[".repeat(100) + "]".repeat(100) + "\n", /nested deeper than 64/],
     ["too large", "a: " + "x".repeat(4 * 1024 * 1024 + 1), /larger than/],
+    // Empty documents count: 1,001 of them used to pass (and 1M took 11.7 s and 2.1 GB).
+    ["1,001 empty documents (---)", "---\n".repeat(1001), /more than 1000 documents/],
+    ["1,001 empty documents (...)", "...\n".repeat(1001) + "a: 1\n", /more than 1000 documents/],
+    ["empty documents and a List that add up past the limit", "---\n".repeat(999) + "---\nkind: List\nitems: [{a: 1}, {b: 2}]\n", /more than 1000 documents/],
+    ["more YAML tokens than the budget", "[" + "a,".repeat(LIMITS.maxTokens) + "a]", /more than 200000 YAML tokens/],
   ];
   for (const [name, text, why] of bad) test(`refuses ${name}`, () => expect(() => parseDocuments(text, "f.yaml")).toThrow(why));
+  test("1,000 documents, empty ones included, are accepted", () => {
+    expect(parseDocuments("---\n".repeat(999) + "---\na: 1\n")).toEqual([{ a: 1 }]);
+  });
+  test("a 4 MiB body of --- lines is refused in well under a second", () => {
+    const text = "---\n".repeat(LIMITS.maxBytes / 4);
+    const started = performance.now();
+    expect(() => parseDocuments(text, "body")).toThrow(/more than 1000 documents/);
+    expect(performance.now() - started).toBeLessThan(300);
+  });
 });

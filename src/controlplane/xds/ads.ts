@@ -2,13 +2,17 @@
  * The AggregatedDiscoveryService's DeltaAggregatedResources, served with connect-node (gRPC and
  * Connect protocols). One DeltaSession per stream; the stream's loop takes events from one queue —
  * requests from the proxy, and "the config changed" from the push hub (coalesced: several changes
- * waiting become one diff) — so the session state is only ever touched by one task.
+ * waiting become one diff) — so the session state is only ever touched by one task. The stream
+ * registers with the hub's proxy registry how to re-check its credentials and how to end it: a
+ * revoked or expired node token ends it with UNAUTHENTICATED (stream-credentials.ts), and a
+ * request past the session's bounds ends it with the session's error.
  */
 import { create } from "@bufbuild/protobuf";
 import { ConnectError, Code, type ServiceImpl, type HandlerContext } from "@connectrpc/connect";
 import type { AggregatedDiscoveryService } from "../../gen/envoy/service/discovery/v3/ads_pb.ts";
 import { DeltaDiscoveryResponseSchema, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse } from "../../gen/envoy/service/discovery/v3/discovery_pb.ts";
 import { toConnectError } from "../../errors/grpc-code.ts";
+import type { MeshError } from "../../errors/mesh-error.ts";
 import type { Logger } from "../../telemetry/log.ts";
 import { AsyncQueue } from "../../xds/async-queue.ts";
 import { WAYPOINT_CONFIG_TYPE, WAYPOINT_TYPES, ZTUNNEL_TYPES } from "../../xds/type-urls.ts";
@@ -17,7 +21,7 @@ import { BulkGate } from "./bulk-gate.ts";
 import { DeltaSession, type DeltaRequest, type DeltaResponse } from "./delta-session.ts";
 import type { PushHub } from "./push-hub.ts";
 
-type Event = { kind: "request"; request: DeltaDiscoveryRequest } | { kind: "update" } | { kind: "end"; error?: unknown };
+type Event = { kind: "request"; request: DeltaDiscoveryRequest } | { kind: "update" } | { kind: "end"; error?: unknown } | { kind: "refused"; error: MeshError };
 
 function toDomain(r: DeltaDiscoveryRequest): DeltaRequest {
   return {
@@ -84,8 +88,9 @@ export function adsService(hub: PushHub, log: Logger, shutdown: AbortSignal, aut
       const role = first.request.node?.cluster || "ztunnel";
       if (node === "") throw new ConnectError("the first request must name its node (node.id)", Code.InvalidArgument);
       if (role !== "ztunnel" && role !== "waypoint") throw new ConnectError(`role "${role}" is not served (node.cluster must be "ztunnel" or "waypoint")`, Code.InvalidArgument);
+      const peerIdentity = ctx.values.get(PEER_IDENTITY);
       try {
-        await authenticate(node, ctx.requestHeader, ctx.values.get(PEER_IDENTITY));
+        await authenticate(node, ctx.requestHeader, peerIdentity);
       } catch (err) {
         log.warn("xDS stream refused", { node, error: err });
         throw toConnectError(err);
@@ -93,7 +98,10 @@ export function adsService(hub: PushHub, log: Logger, shutdown: AbortSignal, aut
       // A waypoint speaks for the node it runs on, like a ztunnel, and gets the configs of the waypoints with a replica there.
       const session = new DeltaSession(role === "waypoint" ? WAYPOINT_TYPES : ZTUNNEL_TYPES);
       const resources = () => (role === "waypoint" ? hub.waypointResources(node) : hub.ztunnelResources(node));
-      const record = hub.connect(node, role);
+      const record = hub.proxies.connect(node, role, {
+        recheck: () => authenticate(node, ctx.requestHeader, peerIdentity),
+        end: (error) => queue.push({ kind: "refused", error }),
+      });
       const off = hub.onChange(() => {
         if (updateQueued) return;
         updateQueued = true;
@@ -109,10 +117,17 @@ export function adsService(hub: PushHub, log: Logger, shutdown: AbortSignal, aut
         for (;;) {
           let responses: readonly DeltaResponse[] = [];
           if (event.kind === "end") break;
+          if (event.kind === "refused") throw toConnectError(event.error);
           if (event.kind === "request") {
-            const out = session.onRequest(toDomain(event.request), resources(), hub.version);
-            if (out.acked) record.lastAck = { ...out.acked, at: new Date().toISOString() };
-            if (out.nacked) hub.recordNack(record, out.nacked);
+            let out;
+            try {
+              out = session.onRequest(toDomain(event.request), resources(), hub.version);
+            } catch (err) {
+              log.warn("xDS stream ended: request past the stream's bounds", { node, role, error: err });
+              throw toConnectError(err);
+            }
+            if (out.acked) hub.proxies.recordAck(record, out.acked);
+            if (out.nacked) hub.proxies.recordNack(record, out.nacked);
             responses = out.responses;
           } else {
             // Only what changed since this stream's last look, when the hub still has that history.
@@ -139,8 +154,8 @@ export function adsService(hub: PushHub, log: Logger, shutdown: AbortSignal, aut
         off();
         ctx.signal.removeEventListener("abort", abort);
         shutdown.removeEventListener("abort", abort);
-        hub.disconnect(record);
-        log.info("proxy disconnected", { node, role });
+        hub.proxies.disconnect(record);
+        log.info("proxy disconnected", { node, role, ...(record.nackCount > 0 ? { nacks: record.nackCount } : {}) });
       }
     },
   };

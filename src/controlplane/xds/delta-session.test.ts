@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { DeltaSession, type DeltaRequest, type DeltaResponse } from "./delta-session.ts";
+import { MeshError } from "../../errors/mesh-error.ts";
+import { checkSubscriptionBounds, DeltaSession, MAX_NAME_CHARS, MAX_SUBSCRIBED_NAMES, type DeltaRequest, type DeltaResponse } from "./delta-session.ts";
 import { ResourceEncoder, type ResourceIndex } from "./resources.ts";
 
 const T = "type.googleapis.com/mesh.xds.v1.Workload";
@@ -98,5 +99,41 @@ describe("DeltaSession", () => {
     // A name both changed and then removed is reported once.
     const again = new Map([[T, { changed: new Set(["a"]), removed: new Set(["a"]) }]]);
     expect(s.onUpdate(index({ b: "2" }), "v3", again).map((r) => r.removed)).toEqual([["a"]]);
+  });
+});
+
+describe("subscription bounds", () => {
+  const T = "type.googleapis.com/mesh.xds.v1.Workload";
+  const names = (n: number, prefix = "ns/w-") => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+  const versions = (n: number) => Object.fromEntries(names(n).map((n) => [n, "v"]));
+  const outcome = (f: () => void): string => {
+    try {
+      f();
+      return "ok";
+    } catch (err) {
+      return MeshError.from(err).code;
+    }
+  };
+  test.each([
+    ["a wildcard subscription", { subscribe: [] }, new Set<string>(), true, 0, "ok"],
+    ["names up to the bound", { subscribe: names(MAX_SUBSCRIBED_NAMES) }, new Set<string>(), true, 0, "ok"],
+    ["one name past the bound", { subscribe: names(MAX_SUBSCRIBED_NAMES + 1) }, new Set<string>(), true, 0, "resource_exhausted"],
+    ["past the bound over several requests", { subscribe: ["ns/new"] }, new Set(names(MAX_SUBSCRIBED_NAMES)), false, 0, "resource_exhausted"],
+    ["names it has already do not count again", { subscribe: names(MAX_SUBSCRIBED_NAMES) }, new Set(names(MAX_SUBSCRIBED_NAMES)), false, 0, "ok"],
+    ["repeats in one request count once", { subscribe: [...names(MAX_SUBSCRIBED_NAMES), ...names(MAX_SUBSCRIBED_NAMES)] }, new Set<string>(), true, 0, "ok"],
+    ["a name too long", { subscribe: ["x".repeat(MAX_NAME_CHARS + 1)] }, new Set<string>(), true, 0, "invalid_argument"],
+    ["initial versions up to what exists plus the bound", { initialVersions: versions(MAX_SUBSCRIBED_NAMES + 500) }, new Set<string>(), true, 500, "ok"],
+    ["initial versions past it", { initialVersions: versions(MAX_SUBSCRIBED_NAMES + 501) }, new Set<string>(), true, 500, "resource_exhausted"],
+    ["initial versions are only read on the first request", { initialVersions: versions(MAX_SUBSCRIBED_NAMES + 501) }, new Set<string>(), false, 500, "ok"],
+  ] as const)("%s", (_name, req, have, first, known, want) => {
+    expect(outcome(() => checkSubscriptionBounds({ typeUrl: T, subscribe: [], initialVersions: {}, ...req }, have, first, known))).toBe(want);
+  });
+
+  test("a session refuses a flood of named subscriptions before keeping it", () => {
+    const s = new DeltaSession([T]);
+    const current = new Map([[T, new Map()]]);
+    s.onRequest({ typeUrl: T, subscribe: names(5000), unsubscribe: [], initialVersions: {}, responseNonce: "" }, current, "1");
+    s.onRequest({ typeUrl: T, subscribe: names(5000, "ns/x-"), unsubscribe: [], initialVersions: {}, responseNonce: "" }, current, "1");
+    expect(() => s.onRequest({ typeUrl: T, subscribe: names(200_000, "ns/y-"), unsubscribe: [], initialVersions: {}, responseNonce: "" }, current, "1")).toThrow(/more than 10000 Workload names subscribed/);
   });
 });

@@ -10,7 +10,13 @@
  *   other resources or other types;
  * - responses are split so that none exceeds `maxResponseBytes` (grpc clients cap at 4 MiB);
  *   only the last part of a split response carries system_version_info.
+ * What a stream may make the server hold is bounded (a flood of 200k subscribed names per stream
+ * grew the control plane to ~1 GB): per type, at most MAX_SUBSCRIBED_NAMES named subscriptions
+ * and as many initial_resource_versions as the type has resources plus that many again, each
+ * name at most MAX_NAME_CHARS long. A request past a bound ends the stream
+ * (MeshError("resource_exhausted" / "invalid_argument")); the clients here subscribe by wildcard.
  */
+import { MeshError } from "../../errors/mesh-error.ts";
 import { KnownVersions } from "./known-versions.ts";
 import type { EncodedResource, ResourceIndex } from "./resources.ts";
 
@@ -61,6 +67,40 @@ interface TypeState {
  */
 export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024;
 const MAX_IN_FLIGHT = 256;
+/** Named subscriptions per type on one stream. */
+export const MAX_SUBSCRIBED_NAMES = 10_000;
+/** Longest resource name: `<namespace>/<name>` is two DNS names (253 each) and a slash. */
+export const MAX_NAME_CHARS = 512;
+const EMPTY_NAMES: ReadonlySet<string> = new Set();
+
+/**
+ * Refuse a request that would make this stream hold more than its bounds, before any of it is
+ * kept: `names` is what the stream has subscribed to by name for the type, `known` how many
+ * resources the type has. Pure.
+ */
+export function checkSubscriptionBounds(req: Pick<DeltaRequest, "typeUrl" | "subscribe" | "initialVersions">, names: ReadonlySet<string>, first: boolean, known: number): void {
+  const type = req.typeUrl.slice(req.typeUrl.lastIndexOf(".") + 1);
+  for (const name of req.subscribe) if (name.length > MAX_NAME_CHARS) throw new MeshError("invalid_argument", `a ${type} name longer than ${MAX_NAME_CHARS} characters was subscribed`);
+  if (names.size + req.subscribe.length > MAX_SUBSCRIBED_NAMES) {
+    // Maybe repeats or names it has already: count the new ones, stopping at the first past the bound.
+    const added = new Set<string>();
+    for (const name of req.subscribe) {
+      if (name === "*" || names.has(name)) continue;
+      added.add(name);
+      if (names.size + added.size > MAX_SUBSCRIBED_NAMES) {
+        throw new MeshError("resource_exhausted", `more than ${MAX_SUBSCRIBED_NAMES} ${type} names subscribed on one stream (subscribe by wildcard)`);
+      }
+    }
+  }
+  if (!first) return;
+  let initial = 0;
+  for (const name in req.initialVersions) {
+    if (name.length > MAX_NAME_CHARS) throw new MeshError("invalid_argument", `initial_resource_versions has a ${type} name longer than ${MAX_NAME_CHARS} characters`);
+    if (++initial > known + MAX_SUBSCRIBED_NAMES) {
+      throw new MeshError("resource_exhausted", `initial_resource_versions names more than ${known + MAX_SUBSCRIBED_NAMES} ${type} resources; this server has ${known}`);
+    }
+  }
+}
 
 export class DeltaSession {
   readonly #types = new Map<string, TypeState>();
@@ -101,6 +141,8 @@ export class DeltaSession {
     }
     let state = this.#types.get(req.typeUrl);
     const first = state === undefined;
+    // Throws before anything of the request is kept: the caller ends the stream.
+    checkSubscriptionBounds(req, state?.names ?? EMPTY_NAMES, first, current.get(req.typeUrl)?.size ?? 0);
     if (!state) {
       state = { wildcard: req.subscribe.length === 0, names: new Set(), known: new KnownVersions(req.initialVersions) };
       this.#types.set(req.typeUrl, state);

@@ -5,8 +5,8 @@
  * a burst is coalesced (builds at least `debounceMs` — 20 ms by default — apart, and never later
  * than `maxDelayMs` after the first change). Workloads and services are encoded once and shared by every ztunnel's
  * index; only authorizations differ per node. Each build records which names changed, so a stream
- * diffs only those (`deltaSince`). Also the operator's record of connected proxies, their ACKs
- * and NACKs.
+ * diffs only those (`deltaSince`). The connected proxies are kept apart, in `proxies`
+ * (proxy-registry.ts).
  */
 import { MeshError } from "../../errors/mesh-error.ts";
 import type { Logger } from "../../telemetry/log.ts";
@@ -23,7 +23,8 @@ import { prepareMeshTranslation, type MeshContext } from "../translate/ztunnel-v
 import { keyOf, keyString, type Resource, type StoredResource } from "../resources/resource.ts";
 import type { WorkloadEntrySpec } from "../resources/kinds/workload-entry.ts";
 import type { WorkloadView } from "../../state/view.ts";
-import type { NackRecord, ResourceDelta } from "./delta-session.ts";
+import type { ResourceDelta } from "./delta-session.ts";
+import { ProxyRegistry, shortType } from "./proxy-registry.ts";
 import { encodeZtunnelView, ResourceEncoder, type EncodedResource, type ResourceIndex } from "./resources.ts";
 
 /** How many builds of change history streams can catch up from before they fall back to a full diff. */
@@ -39,15 +40,6 @@ const DEFAULT_MIN_BUILD_INTERVAL_MS = 20;
 /** Kinds the ztunnel translation reads besides WorkloadEntry: a change to one means a full build. */
 const TRANSLATED_KINDS = new Set(["Namespace", "Service", "AuthorizationPolicy", "PeerAuthentication", "Gateway", "HTTPRoute", "GRPCRoute", "RequestAuthentication", "WasmPlugin", "FilterPlugin"]);
 
-export interface ProxyRecord {
-  readonly id: number;
-  readonly node: string;
-  readonly role: string;
-  readonly connectedAt: string;
-  lastAck?: { typeUrl: string; nonce: string; at: string };
-  readonly nacks: Array<NackRecord & { at: string }>;
-}
-
 export interface PushHubOptions {
   readonly store: ConfigStore;
   readonly translate: TranslateOptions;
@@ -61,7 +53,8 @@ export class PushHub {
   readonly #o: PushHubOptions;
   readonly #encoder = new ResourceEncoder();
   readonly #listeners = new Set<() => void>();
-  readonly #proxies = new Map<number, ProxyRecord>();
+  /** The connected proxies: the operator's view, and the streams to end when credentials stop holding. */
+  readonly proxies: ProxyRegistry;
   readonly #perNode = new Map<string, ResourceIndex>();
   readonly #perWaypointNode = new Map<string, ResourceIndex>();
   /** Per node, the waypoints ("<ns>/<gateway>") with a replica there; derived once per build, on first use. */
@@ -99,15 +92,13 @@ export class PushHub {
   #firstPendingAt: number | undefined;
   #watch: Watch | undefined;
   #closed = false;
-  #nextProxyId = 1;
 
   constructor(options: PushHubOptions) {
     this.#o = options;
     const m = options.metrics;
+    this.proxies = new ProxyRegistry({ log: options.log, metrics: m });
     this.#m = {
       pushes: m.counter("pilot_xds_pushes", "xDS responses sent, by type.", ["type"]),
-      rejects: m.counter("pilot_total_xds_rejects", "xDS responses proxies rejected (NACK), by type.", ["type"]),
-      connected: m.gauge("pilot_xds", "Connected xDS streams, by role.", ["role"]),
       convergence: m.histogram("pilot_proxy_convergence_time", "Seconds from a config change to its push being built.", [], [0.01, 0.05, 0.1, 0.5, 1, 5, 10]),
       configSize: m.gauge("pilot_xds_config_size_bytes", "Encoded size of the mesh config, by type.", ["type"]),
       resources: m.gauge("mesh_xds_resources", "Resources in the current push, by type.", ["type"]),
@@ -434,30 +425,8 @@ export class PushHub {
     return () => void this.#listeners.delete(listener);
   }
 
-  connect(node: string, role: string): ProxyRecord {
-    const record: ProxyRecord = { id: this.#nextProxyId++, node, role, connectedAt: new Date().toISOString(), nacks: [] };
-    this.#proxies.set(record.id, record);
-    this.#m.connected.labels({ role }).inc();
-    return record;
-  }
-
-  disconnect(record: ProxyRecord): void {
-    if (this.#proxies.delete(record.id)) this.#m.connected.labels({ role: record.role }).dec();
-  }
-
   countPush(typeUrl: string): void {
     this.#m.pushes.labels({ type: shortType(typeUrl) }).inc();
-  }
-
-  recordNack(record: ProxyRecord, nack: NackRecord): void {
-    this.#m.rejects.labels({ type: shortType(nack.typeUrl) }).inc();
-    record.nacks.push({ ...nack, at: new Date().toISOString() });
-    if (record.nacks.length > 20) record.nacks.shift();
-    this.#o.log.warn("proxy rejected config (NACK)", { node: record.node, type: shortType(nack.typeUrl), error: nack.message });
-  }
-
-  proxies(): ProxyRecord[] {
-    return [...this.#proxies.values()];
   }
 
   close(): void {
@@ -470,8 +439,4 @@ export class PushHub {
 
 function bindingKey(node: string, namespace: string, serviceAccount: string): string {
   return `${node}\u0000${namespace}\u0000${serviceAccount}`;
-}
-
-function shortType(typeUrl: string): string {
-  return typeUrl.slice(typeUrl.lastIndexOf(".") + 1);
 }
