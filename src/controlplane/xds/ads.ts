@@ -3,16 +3,17 @@
  * Connect protocols). One DeltaSession per stream; the stream's loop takes events from one queue —
  * requests from the proxy, and "the config changed" from the push hub (coalesced: several changes
  * waiting become one diff) — so the session state is only ever touched by one task.
+ * The listener has authenticated the stream from its headers before this handler runs
+ * (PROXY_PRINCIPAL); the first request must name that same node.
  */
 import { create } from "@bufbuild/protobuf";
 import { ConnectError, Code, type ServiceImpl, type HandlerContext } from "@connectrpc/connect";
 import type { AggregatedDiscoveryService } from "../../gen/envoy/service/discovery/v3/ads_pb.ts";
 import { DeltaDiscoveryResponseSchema, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse } from "../../gen/envoy/service/discovery/v3/discovery_pb.ts";
-import { toConnectError } from "../../errors/grpc-code.ts";
 import type { Logger } from "../../telemetry/log.ts";
 import { AsyncQueue } from "../../xds/async-queue.ts";
 import { WAYPOINT_CONFIG_TYPE, WAYPOINT_TYPES, ZTUNNEL_TYPES } from "../../xds/type-urls.ts";
-import { PEER_IDENTITY } from "./peer-identity.ts";
+import { PROXY_PRINCIPAL } from "./principal.ts";
 import { BulkGate } from "./bulk-gate.ts";
 import { DeltaSession, type DeltaRequest, type DeltaResponse } from "./delta-session.ts";
 import type { PushHub } from "./push-hub.ts";
@@ -40,13 +41,6 @@ function toWire(r: DeltaResponse): DeltaDiscoveryResponse {
   });
 }
 
-/**
- * Who may open a stream for a node: resolves when the request's credentials — the verified
- * client certificate's SPIFFE id (`peerIdentity`, "" when none) or the node token in `headers` —
- * speak for `node`; throws (a MeshError) otherwise.
- */
-export type ProxyAuthenticator = (node: string, headers: Headers, peerIdentity: string) => Promise<void>;
-
 /** Pushes larger than this go through the bulk gate. */
 const BULK_BYTES = 1024 * 1024;
 /** Streams writing a bulk push at once, and how long one may hold its turn. */
@@ -54,10 +48,12 @@ const BULK_STREAMS = 4;
 const BULK_HOLD_MS = 2000;
 
 /** `shutdown` ends every open stream cleanly (status OK), so proxies reconnect to another replica. */
-export function adsService(hub: PushHub, log: Logger, shutdown: AbortSignal, authenticate: ProxyAuthenticator): ServiceImpl<typeof AggregatedDiscoveryService> {
+export function adsService(hub: PushHub, log: Logger, shutdown: AbortSignal): ServiceImpl<typeof AggregatedDiscoveryService> {
   const bulk = new BulkGate(BULK_STREAMS, BULK_HOLD_MS);
   return {
     async *deltaAggregatedResources(requests: AsyncIterable<DeltaDiscoveryRequest>, ctx: HandlerContext) {
+      const principal = ctx.values.get(PROXY_PRINCIPAL);
+      if (!principal) throw new ConnectError("no credentials", Code.Unauthenticated);
       // Requests, config changes and the end all go through one queue; several changes waiting
       // to be handled are coalesced into one diff.
       const queue = new AsyncQueue<Event>();
@@ -84,11 +80,9 @@ export function adsService(hub: PushHub, log: Logger, shutdown: AbortSignal, aut
       const role = first.request.node?.cluster || "ztunnel";
       if (node === "") throw new ConnectError("the first request must name its node (node.id)", Code.InvalidArgument);
       if (role !== "ztunnel" && role !== "waypoint") throw new ConnectError(`role "${role}" is not served (node.cluster must be "ztunnel" or "waypoint")`, Code.InvalidArgument);
-      try {
-        await authenticate(node, ctx.requestHeader, ctx.values.get(PEER_IDENTITY));
-      } catch (err) {
-        log.warn("xDS stream refused", { node, error: err });
-        throw toConnectError(err);
+      if (node !== principal.node) {
+        log.warn("xDS stream refused", { node, authenticatedAs: principal.node, via: principal.via });
+        throw new ConnectError(`the ${principal.via === "token" ? "token" : "node certificate"} is for node ${principal.node}, not ${node}`, Code.PermissionDenied);
       }
       // A waypoint speaks for the node it runs on, like a ztunnel, and gets the configs of the waypoints with a replica there.
       const session = new DeltaSession(role === "waypoint" ? WAYPOINT_TYPES : ZTUNNEL_TYPES);
