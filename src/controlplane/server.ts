@@ -18,6 +18,7 @@ import type { ConfigStore } from "./store/store.ts";
 import { DEFAULT_TRANSLATE_OPTIONS } from "./translate/snapshot.ts";
 import { startXdsListener, type XdsListener } from "./xds/listener.ts";
 import { requestAuthenticator } from "./xds/authenticate.ts";
+import type { ConnectionGuardStats } from "./xds/connection-guard.ts";
 import { DEFAULT_CONNECTION_LIMITS, unauthenticatedCap, type ConnectionLimits } from "./xds/connection-limits.ts";
 import { PushHub } from "./xds/push-hub.ts";
 import { DEFAULT_CA_SETTINGS, type CaSettings } from "./ca/authority.ts";
@@ -54,6 +55,8 @@ export interface RunningControlPlane {
   readonly ca: CaRotation;
   readonly apiAddress: SocketAddress;
   readonly xdsAddress: SocketAddress;
+  /** What the xDS/CA port's connection guard holds and has turned away. */
+  xdsConnections(): ConnectionGuardStats;
   readonly hub: PushHub;
   readonly adminToken: string;
   readonly store: ConfigStore;
@@ -165,6 +168,7 @@ export async function startControlPlane(config: ControlPlaneConfig, rt: RuntimeP
   return {
     apiAddress: server.address,
     xdsAddress: xds.address,
+    xdsConnections: () => xds.connections(),
     tokens,
     ca: rotation,
     hub,

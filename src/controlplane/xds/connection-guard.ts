@@ -4,7 +4,9 @@
  * handshake and for its first authenticated request. The first authenticated request moves it
  * out of the caps; from then on it is closed after `idleMs` without an authenticated stream open.
  * Sockets are known by remote address and port, the one key both a raw socket and the TLS socket
- * or HTTP/2 session over it report on every runtime.
+ * or HTTP/2 session over it report on every runtime. A connection is cut with a TCP reset
+ * (resetAndDestroy) and its HTTP/2 session destroyed: on Bun, neither destroying the accepted TLS
+ * socket nor its session closes a connection that completed a handshake but sent no HTTP/2 preface.
  *
  * Invariants: a socket is in `#unauthenticated` (and its source's set) iff it is open and has
  * never carried an authenticated request; each connection has at most one timer armed.
@@ -40,6 +42,8 @@ export class ConnectionGuard {
   readonly #all = new Map<string, Connection>();
   /** Unauthenticated connections by source, oldest first. */
   readonly #unauthenticated = new Map<string, Set<Connection>>();
+  /** How to destroy the HTTP/2 session over a connection, by key (a session may be reported before its socket). */
+  readonly #sessions = new Map<string, () => void>();
   #unauthenticatedCount = 0;
   #refused = 0;
   #evicted = 0;
@@ -72,7 +76,7 @@ export class ConnectionGuard {
         this.#evicted++;
         this.#warn("closed the oldest unauthenticated connection to make room", victim.source);
         this.#drop(victim);
-        victim.socket.destroy();
+        this.#destroy(victim);
       }
     }
     const conn: Connection = { key: keyOf(socket), source, socket, authenticated: false, streams: 0 };
@@ -87,6 +91,15 @@ export class ConnectionGuard {
     } else {
       this.#arm(conn, this.#limits.firstRequestMs, "first authenticated request");
     }
+  }
+
+  /** An HTTP/2 session runs over this socket; `destroy` ends it. Returns the unregistration. */
+  session(socket: { remoteAddress?: string | undefined; remotePort?: number | undefined }, destroy: () => void): () => void {
+    const key = keyOf(socket);
+    this.#sessions.set(key, destroy);
+    return () => {
+      if (this.#sessions.get(key) === destroy) this.#sessions.delete(key);
+    };
   }
 
   /** The TLS handshake of this socket finished: it now has until the first-request deadline. */
@@ -130,9 +143,14 @@ export class ConnectionGuard {
       this.#timedOut++;
       this.#log.debug("closing a connection past its deadline", { deadline: what, src: conn.source });
       if (conn.authenticated && conn.closeGracefully) conn.closeGracefully();
-      else conn.socket.destroy();
+      else this.#destroy(conn);
     }, ms);
     conn.timer.unref?.();
+  }
+
+  #destroy(conn: Connection): void {
+    this.#sessions.get(conn.key)?.();
+    conn.socket.resetAndDestroy();
   }
 
   #disarm(conn: Connection): void {

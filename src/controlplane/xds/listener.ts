@@ -116,7 +116,11 @@ export async function startXdsListener(
   const sessions = new Set<http2.ServerHttp2Session>();
   server.on("session", (s: http2.ServerHttp2Session) => {
     sessions.add(s);
-    s.once("close", () => sessions.delete(s));
+    const forget = guard.session(s.socket, () => s.destroy());
+    s.once("close", () => {
+      sessions.delete(s);
+      forget();
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
