@@ -96,7 +96,7 @@ export function adsService(hub: PushHub, log: Logger, shutdown: AbortSignal): Se
       const abort = () => queue.push({ kind: "end" });
       ctx.signal.addEventListener("abort", abort, { once: true });
       shutdown.addEventListener("abort", abort, { once: true });
-      log.info("proxy connected", { node, role });
+      log.info("proxy connected", { node, role, via: principal.via });
       try {
         let event: Event = first;
         let seenBuild = hub.build;
