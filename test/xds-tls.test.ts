@@ -8,6 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import http2 from "node:http2";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { RunningControlPlane } from "../src/controlplane/server.ts";
@@ -106,6 +107,25 @@ describe.skipIf(skip !== null)("xDS over TLS with client certificates", () => {
     const c = client("node-2", { cert: foreign });
     await eventually(() => expect(c.lastError ?? "").toMatch(/token|unauthenticated/i));
     expect(c.connected).toBe(false);
+  });
+
+  test("a Connect-protocol request without credentials gets a Connect error, its body unread", async () => {
+    const session = http2.connect(`https://127.0.0.1:${cp.xdsAddress.port}`, { ca: serverCa });
+    session.on("error", () => {});
+    try {
+      const stream = session.request({ ":method": "POST", ":path": "/istio.v1.auth.IstioCertificateService/CreateCertificate", "content-type": "application/proto" });
+      stream.on("error", () => {});
+      const status = new Promise<number>((resolve) => stream.once("response", (h) => resolve(Number(h[":status"]))));
+      let body = "";
+      stream.setEncoding("utf8").on("data", (d: string) => (body += d));
+      const ended = new Promise((resolve) => stream.once("close", resolve));
+      stream.write(new Uint8Array(1024));
+      expect(await status).toBe(401);
+      await ended;
+      expect(JSON.parse(body)).toEqual({ code: "unauthenticated", message: expect.stringContaining("no credentials") });
+    } finally {
+      session.destroy();
+    }
   });
 
   test("without a certificate the node token still works over TLS", async () => {
