@@ -13,7 +13,7 @@
  */
 import type { Socket } from "node:net";
 import type { Logger } from "../../telemetry/log.ts";
-import { admitConnection, type ConnectionLimits } from "./connection-limits.ts";
+import { admitConnection, sourceOf, type ConnectionLimits } from "./connection-limits.ts";
 
 interface Connection {
   readonly key: string;
@@ -61,7 +61,7 @@ export class ConnectionGuard {
 
   /** A socket was accepted (before any TLS handshake). */
   accept(socket: Socket, tls: boolean): void {
-    const source = socket.remoteAddress ?? "";
+    const source = sourceOf(socket.remoteAddress ?? "");
     const counts = new Map([...this.#unauthenticated].map(([s, set]) => [s, set.size]));
     const admission = admitConnection(source, counts, this.#unauthenticatedCount, this.#limits);
     if (admission.kind === "refuse") {

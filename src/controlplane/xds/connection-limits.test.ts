@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { admitConnection, unauthenticatedCap, type ConnectionLimits } from "./connection-limits.ts";
+import { admitConnection, sourceOf, unauthenticatedCap, type ConnectionLimits } from "./connection-limits.ts";
 
 const limits: ConnectionLimits = { handshakeMs: 1, firstRequestMs: 1, idleMs: 1, maxUnauthenticated: 4, maxUnauthenticatedPerSource: 2 };
 
@@ -25,5 +25,18 @@ describe("unauthenticatedCap", () => {
     [64, 16],
   ])("fd limit %d → %d", (fds, cap) => {
     expect(unauthenticatedCap(fds)).toBe(cap);
+  });
+});
+
+describe("sourceOf", () => {
+  test.each([
+    ["127.0.0.1", "127.0.0.1"],
+    ["::ffff:10.1.2.3", "10.1.2.3"],
+    ["2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64"],
+    ["2001:db8:1:2::1", "2001:db8:1:2::/64"],
+    ["::1", "::/64"],
+    ["not an address", "not an address"],
+  ])("%s → %s", (address, source) => {
+    expect(sourceOf(address)).toBe(source);
   });
 });

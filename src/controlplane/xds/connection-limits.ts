@@ -5,6 +5,7 @@
  * capped per source address and in total, the total well below the process's fd limit, so the
  * API, authenticated proxies and the CA keep their descriptors during a flood.
  */
+import { formatIp, parseIp } from "../../net/ip.ts";
 export interface ConnectionLimits {
   /** A TLS handshake must finish this long after accept. */
   readonly handshakeMs: number;
@@ -26,6 +27,21 @@ export const DEFAULT_CONNECTION_LIMITS: Omit<ConnectionLimits, "maxUnauthenticat
 /** At most 1024 unauthenticated connections, and never more than an eighth of the fd limit. */
 export function unauthenticatedCap(fdLimit: number): number {
   return Math.max(16, Math.min(1024, Math.floor(fdLimit / 8)));
+}
+
+/**
+ * The "source" a per-source cap counts: an IPv4 address (also when IPv4-mapped), or the /64 an
+ * IPv6 address is in — one host usually holds a whole /64, so counting addresses would not cap it.
+ */
+export function sourceOf(address: string): string {
+  const bytes = parseIp(address);
+  if (!bytes) return address;
+  if (bytes.length === 4) return formatIp(bytes);
+  const mapped = bytes.subarray(0, 12).every((b, i) => b === (i < 10 ? 0 : 0xff));
+  if (mapped) return formatIp(bytes.subarray(12));
+  const prefix = new Uint8Array(16);
+  prefix.set(bytes.subarray(0, 8));
+  return `${formatIp(prefix)}/64`;
 }
 
 export type Admission = { readonly kind: "admit" } | { readonly kind: "refuse" } | { readonly kind: "evict"; readonly source: string };
