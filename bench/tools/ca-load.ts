@@ -236,12 +236,12 @@ async function baseline(c: BaselineConfig): Promise<BaselineResult> {
       const t1 = performance.now();
       const x = await inspectCsr(csrs[i] as string, settings);
       const t2 = performance.now();
-      const bound = bindings.has(`${node}\u0000${x.identity.namespace}\u0000${x.identity.serviceAccount}`);
+      const bound = x.subject.kind === "workload" && bindings.has(`${node}\u0000${x.subject.identity.namespace}\u0000${x.subject.identity.serviceAccount}`);
       const t3 = performance.now();
       if (!bound) throw new Error(`workload ${i} is not bound to ${node}`);
       const issued = await signFor(material, settings, x, 3600_000, new Date());
       const t4 = performance.now();
-      if (issued.chain.length !== 2 || issued.spiffeId !== spiffeIdOf(c.shape, i)) throw new Error(`workload ${i}: unexpected chain`);
+      if (issued.chain.length !== 2 || issued.uri !== spiffeIdOf(c.shape, i)) throw new Error(`workload ${i}: unexpected chain`);
       if (timed) {
         stage.tokenVerify += t1 - t0;
         stage.inspectCsr += t2 - t1;

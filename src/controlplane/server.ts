@@ -17,13 +17,15 @@ import { createSqliteStore } from "./store/sqlite-store.ts";
 import type { ConfigStore } from "./store/store.ts";
 import { DEFAULT_TRANSLATE_OPTIONS } from "./translate/snapshot.ts";
 import { startXdsListener, type XdsListener } from "./xds/listener.ts";
+import { requestAuthenticator } from "./xds/authenticate.ts";
+import type { ConnectionGuardStats } from "./xds/connection-guard.ts";
+import { DEFAULT_CONNECTION_LIMITS, unauthenticatedCap, type ConnectionLimits } from "./xds/connection-limits.ts";
 import { PushHub } from "./xds/push-hub.ts";
 import { watchStreamCredentials } from "./xds/stream-credentials.ts";
 import { DEFAULT_CA_SETTINGS, type CaSettings } from "./ca/authority.ts";
 import { caService } from "./ca/ca-service.ts";
 import { loadOrCreateRootsState, loadPluginCa, type PluginCaFiles } from "./ca/material.ts";
 import { CaRotation } from "./ca/ca-rotation-control.ts";
-import { parseSpiffeId } from "../identity/spiffe.ts";
 import { createNodeTokens, type NodeTokens } from "./ca/node-tokens.ts";
 import { fileSecrets, storeSecrets } from "./ca/secrets.ts";
 import { IstioCertificateService } from "../gen/istio/v1/auth/ca_pb.ts";
@@ -32,7 +34,11 @@ export interface ControlPlaneConfig {
   readonly dataDir: string;
   readonly store: { readonly backend: "sqlite" } | { readonly backend: "etcd"; readonly endpoints: readonly string[]; readonly prefix?: string };
   readonly api: HostPort;
-  readonly xds: HostPort & { readonly tls?: { readonly cert: string; readonly key: string } };
+  readonly xds: HostPort & {
+    readonly tls?: { readonly cert: string; readonly key: string };
+    /** Connection limits of the xDS/CA port; the total cap defaults to a share of the fd limit. */
+    readonly limits?: Partial<ConnectionLimits>;
+  };
   readonly adminTokenFile: string;
   readonly trustDomain: string;
   /** The CA's clock (injectable so tests can move time); the system clock by default. */
@@ -50,6 +56,8 @@ export interface RunningControlPlane {
   readonly ca: CaRotation;
   readonly apiAddress: SocketAddress;
   readonly xdsAddress: SocketAddress;
+  /** What the xDS/CA port's connection guard holds and has turned away. */
+  xdsConnections(): ConnectionGuardStats;
   readonly hub: PushHub;
   readonly adminToken: string;
   readonly store: ConfigStore;
@@ -66,6 +74,10 @@ function openStore(config: ControlPlaneConfig, rt: RuntimePort): ConfigStore {
 
 export async function startControlPlane(config: ControlPlaneConfig, rt: RuntimePort, logs: LogControl): Promise<RunningControlPlane> {
   const log = logs.logger("controlplane");
+  // Every connection to 15012 costs a descriptor: use all the process may have, and cap unauthenticated ones well below it.
+  const fds = rt.raiseFileLimit();
+  const limits: ConnectionLimits = { ...DEFAULT_CONNECTION_LIMITS, maxUnauthenticated: unauthenticatedCap(fds.soft), ...config.xds.limits };
+  log.info("open-file limit", { soft: fds.soft, hard: fds.hard, raisedFrom: fds.before === fds.soft ? undefined : fds.before, xdsUnauthenticatedConnections: limits.maxUnauthenticated, xdsUnauthenticatedPerSource: limits.maxUnauthenticatedPerSource });
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const adminToken = loadOrCreateAdminToken(config.adminTokenFile);
   const store = openStore(config, rt);
@@ -124,22 +136,13 @@ export async function startControlPlane(config: ControlPlaneConfig, rt: RuntimeP
     throw new MeshError("unavailable", `cannot listen on ${config.api.host}:${config.api.port}: ${(err as Error).message}`, { cause: err });
   }
   try {
-    // A proxy speaks for the node it names with a client certificate of an identity bound to that
-    // node (a waypoint with its workload certificate), or else with that node's token.
-    const authenticate = async (node: string, headers: Headers, peerIdentity: string) => {
-      if (peerIdentity !== "") {
-        const id = parseSpiffeId(peerIdentity);
-        if (id.trustDomain === config.trustDomain && hub.isBound(node, id)) return;
-        if (!headers.get("authorization")) throw new MeshError("permission_denied", `certificate identity ${peerIdentity} has no workload on node ${node}`);
-      }
-      const verified = await tokens.verifyHeader(headers.get("authorization"));
-      if (verified.node !== node) throw new MeshError("permission_denied", `the token is for node ${verified.node}, not ${node}`);
-    };
+    // A proxy speaks for a node with that node's certificate or token (never a workload certificate).
+    const authenticate = requestAuthenticator((authorization) => tokens.verifyHeader(authorization));
     const xdsTls = config.xds.tls ? { tls: { ...config.xds.tls, clientCas: rotation.material.trustBundle } } : {};
-    xds = await startXdsListener({ host: config.xds.host, port: config.xds.port, ...xdsTls }, hub, logs.logger("xds"), authenticate, (router) =>
+    xds = await startXdsListener({ host: config.xds.host, port: config.xds.port, limits, ...xdsTls }, hub, logs.logger("xds"), authenticate, metrics, (router) =>
       router.service(
         IstioCertificateService,
-        caService({ material: () => rotation.material, settings: caSettings, tokens, isBound: (node, id) => hub.isBound(node, id), log: logs.logger("ca"), metrics, ...(config.now ? { now: config.now } : {}) }),
+        caService({ material: () => rotation.material, settings: caSettings, isBound: (node, id) => hub.isBound(node, id), log: logs.logger("ca"), metrics, ...(config.now ? { now: config.now } : {}) }),
       ),
     );
   } catch (err) {
@@ -168,6 +171,7 @@ export async function startControlPlane(config: ControlPlaneConfig, rt: RuntimeP
   return {
     apiAddress: server.address,
     xdsAddress: xds.address,
+    xdsConnections: () => xds.connections(),
     tokens,
     ca: rotation,
     hub,

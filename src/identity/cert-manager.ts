@@ -14,9 +14,7 @@ import type { Logger } from "../telemetry/log.ts";
 import type { CertificateSigner } from "./ca-client.ts";
 import type { Clock } from "./clock.ts";
 import { formatSpiffeId, type WorkloadIdentity } from "./spiffe.ts";
-import { parseCertificatePem, summarize } from "./x509/certificate.ts";
-import { createCsr, generateWorkloadKey } from "./x509/csr.ts";
-import { exportPrivateKeyPem } from "./x509/keys.ts";
+import { requestCertificate } from "./request-certificate.ts";
 
 export interface WorkloadCertificate {
   readonly identity: WorkloadIdentity;
@@ -194,19 +192,6 @@ export class CertificateManager {
 
   async #request(identity: WorkloadIdentity): Promise<WorkloadCertificate> {
     const spiffeId = formatSpiffeId(identity);
-    const keys = await generateWorkloadKey();
-    const chain = await this.#o.signer.sign(await createCsr(keys, spiffeId), this.#o.ttlSeconds ?? 0);
-    const leafPem = chain[0];
-    if (!leafPem) throw new MeshError("internal", `the CA returned no certificate for ${spiffeId}`);
-    const leaf = parseCertificatePem(leafPem);
-    const info = summarize(leaf);
-    if (info.uris.length !== 1 || info.uris[0] !== spiffeId) {
-      throw new MeshError("permission_denied", `the CA returned a certificate for ${info.uris.join(", ") || "no identity"}, not ${spiffeId}; refused`);
-    }
-    const ours = new Uint8Array(await crypto.subtle.exportKey("spki", keys.publicKey));
-    const theirs = new Uint8Array(leaf.subjectPublicKeyInfo.toSchema().toBER(false));
-    if (Buffer.compare(ours, theirs) !== 0) throw new MeshError("permission_denied", `the CA returned a certificate for another key than ours (${spiffeId}); refused`);
-    if (info.notAfter.getTime() <= this.#o.clock.now()) throw new MeshError("failed_precondition", `the CA returned an expired certificate for ${spiffeId}`);
-    return { identity, spiffeId, chain, keyPem: await exportPrivateKeyPem(keys.privateKey), serial: info.serial, notBefore: info.notBefore, notAfter: info.notAfter };
+    return { identity, spiffeId, ...(await requestCertificate(this.#o.signer, spiffeId, this.#o.ttlSeconds ?? 0, this.#o.clock.now())) };
   }
 }

@@ -18,6 +18,17 @@ export function peerSpiffeId(cert: { subjectaltname?: string } | undefined | nul
   return found;
 }
 
+/** Every URI SAN of a peer certificate (the control plane's xDS port classifies them: node or workload). */
+export function peerUris(cert: { subjectaltname?: string } | undefined | null): string[] {
+  const san = cert?.subjectaltname;
+  if (!san) return [];
+  return san
+    .split(",")
+    .map((part) => part.trim())
+    .filter((entry) => entry.startsWith("URI:"))
+    .map((entry) => entry.slice(4));
+}
+
 /**
  * The id of a TLS socket's peer. For sockets that refuse unverified peers (rejectUnauthorized);
  * where unverified peers are let through, check `socket.authorized` first (Deno does not set it

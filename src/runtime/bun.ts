@@ -8,23 +8,36 @@ import { watch } from "node:fs";
 import net from "node:net";
 import { basename, dirname, resolve } from "node:path";
 import type { CaptureListener, RuntimePort, SignalName, SocketAddress } from "./port.ts";
+import { raiseFileLimitWith, type RlimitCall } from "./file-limit.ts";
 import { queryOriginalDestination } from "./sockaddr.ts";
 import { DATABASE_PRAGMAS, type SqlDatabase, type SqlValue } from "./sql.ts";
 import { closeServer, envWithPrefix, socketAddress } from "./common.ts";
 
 type GetSockOpt = (fd: number, level: number, name: number, value: Uint8Array, length: Uint32Array) => number;
 
-let getsockopt: GetSockOpt | null = null;
+const LIBC_SYMBOLS = {
+  getsockopt: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
+  getrlimit: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
+  setrlimit: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
+} as const;
 
-/** libc's getsockopt, bound on first use so nothing is loaded unless capture is used. */
+let libc: ReturnType<typeof dlopen<typeof LIBC_SYMBOLS>> | null = null;
+
+/** libc, bound on first use so nothing is loaded unless capture or the fd limit is used. */
+function libcSymbols() {
+  libc ??= dlopen("libc.so.6", LIBC_SYMBOLS);
+  return libc.symbols;
+}
+
 function libcGetsockopt(): GetSockOpt {
-  if (!getsockopt) {
-    const libc = dlopen("libc.so.6", {
-      getsockopt: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
-    });
-    getsockopt = (fd, level, name, value, length) => libc.symbols.getsockopt(fd, level, name, value, length);
-  }
-  return getsockopt;
+  const { getsockopt } = libcSymbols();
+  return (fd, level, name, value, length) => getsockopt(fd, level, name, value, length);
+}
+
+function raiseFileLimit() {
+  const { getrlimit, setrlimit } = libcSymbols();
+  const call = (fn: typeof getrlimit): RlimitCall => (resource, limits) => fn(resource, limits);
+  return raiseFileLimitWith(call(getrlimit), call(setrlimit));
 }
 
 function originalDestinationOf(socket: net.Socket): SocketAddress | null {
@@ -59,6 +72,7 @@ export const bunRuntime: RuntimePort = {
   env: (name) => process.env[name],
   envWithPrefix: (prefix) => envWithPrefix(process.env, prefix),
   exit: (code) => process.exit(code),
+  raiseFileLimit,
   onSignal: (signal: SignalName, handler) => {
     process.on(signal, handler);
     return () => void process.off(signal, handler);

@@ -65,6 +65,20 @@ export function runtimeContract(port: RuntimePort, env: ContractEnv): ContractCa
       },
     },
     {
+      name: "raises the soft open-file limit to the hard limit",
+      run: async () => {
+        // A child whose soft limit was lowered first (Bun raises it itself at start; Deno does not).
+        const probe = [...env.runScript, join(here, "testdata/file-limit-probe.ts")].map((a) => `'${a}'`).join(" ");
+        const r = await run(["sh", "-c", `ulimit -Sn 256 && exec ${probe}`]);
+        assert.equal(r.code, 0, r.stderr);
+        const got = JSON.parse(r.stdout.trim().split("\n").pop() ?? "{}");
+        assert.ok(got.before >= 256 && got.before <= got.soft, `limit before: ${got.before}`);
+        assert.equal(got.soft, got.hard);
+        assert.ok(got.soft > 256, `soft limit ${got.soft}`);
+        assert.deepEqual(got.kernel, { soft: got.soft, hard: got.hard });
+      },
+    },
+    {
       name: "SQLite: statements, parameters, transactions, durability across reopen",
       run: async () => {
         using dir = tempDir();

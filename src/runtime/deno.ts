@@ -7,6 +7,7 @@
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
 import { basename, dirname, resolve } from "node:path";
 import type { CaptureListener, RuntimePort, SocketAddress } from "./port.ts";
+import { raiseFileLimitWith, type RlimitCall } from "./file-limit.ts";
 import { queryOriginalDestination } from "./sockaddr.ts";
 import { DATABASE_PRAGMAS, runInTransaction, type SqlDatabase, type SqlValue } from "./sql.ts";
 import { envWithPrefix, socketAddress } from "./common.ts";
@@ -15,17 +16,26 @@ import { deno as D, type DenoConn, type DenoListener, type DenoNetAddr } from ".
 
 
 type GetSockOpt = (fd: number, level: number, name: number, value: Uint8Array, length: Uint32Array) => number;
-let getsockopt: GetSockOpt | null = null;
+let libc: ReturnType<typeof D.dlopen> | null = null;
+
+/** libc through Deno.dlopen, bound on first use so nothing is loaded unless capture or the fd limit is used. */
+function libcSymbols() {
+  libc ??= D.dlopen("libc.so.6", {
+    getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
+    getrlimit: { parameters: ["i32", "buffer"], result: "i32" },
+    setrlimit: { parameters: ["i32", "buffer"], result: "i32" },
+  });
+  return libc.symbols;
+}
 
 function libcGetsockopt(): GetSockOpt {
-  if (!getsockopt) {
-    const libc = D.dlopen("libc.so.6", {
-      getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
-    });
-    const fn = libc.symbols.getsockopt as GetSockOpt;
-    getsockopt = (fd, level, name, value, length) => fn(fd, level, name, value, length);
-  }
-  return getsockopt;
+  const fn = libcSymbols().getsockopt as GetSockOpt;
+  return (fd, level, name, value, length) => fn(fd, level, name, value, length);
+}
+
+function raiseFileLimit() {
+  const symbols = libcSymbols();
+  return raiseFileLimitWith(symbols.getrlimit as RlimitCall, symbols.setrlimit as RlimitCall);
 }
 
 function fdOf(conn: DenoConn): number | null {
@@ -95,6 +105,7 @@ export const denoRuntime: RuntimePort = {
   env: (name) => process.env[name],
   envWithPrefix: (prefix) => envWithPrefix(process.env, prefix),
   exit: (code) => D.exit(code),
+  raiseFileLimit,
   onSignal: (signal, handler) => {
     D.addSignalListener(signal, handler);
     return () => D.removeSignalListener(signal, handler);

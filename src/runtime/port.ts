@@ -50,6 +50,14 @@ export interface HttpServer {
   close(force?: boolean): Promise<void>;
 }
 
+/** The process's limit on open files, after raising the soft limit (Infinity: unlimited). */
+export interface FileLimit {
+  /** The soft limit before it was raised. */
+  readonly before: number;
+  readonly soft: number;
+  readonly hard: number;
+}
+
 export interface Closer {
   close(): void;
 }
@@ -63,6 +71,8 @@ export interface RuntimePort {
   /** All environment variables whose names start with `prefix`. */
   envWithPrefix(prefix: string): Readonly<Record<string, string>>;
   exit(code: number): never;
+  /** Raise the soft RLIMIT_NOFILE to the hard limit (servers facing many connections call it at start). */
+  raiseFileLimit(): FileLimit;
   /** Subscribe to a signal; the returned function unsubscribes. */
   onSignal(signal: SignalName, handler: () => void): () => void;
   /** Call `onChange` when the file at `path` is written, replaced, created or removed. */

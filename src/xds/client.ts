@@ -31,6 +31,11 @@ export interface XdsClientOptions {
   readonly tls?: { readonly ca?: string; readonly cert?: string; readonly key?: string };
   /** The node token, read on every (re)connect so a rotated token file takes effect. */
   readonly token?: () => string;
+  /**
+   * The node certificate (PEM chain and key), asked for on every (re)connect over TLS. When it
+   * gives one, the client authenticates with it and sends no token; else with the token.
+   */
+  readonly clientCertificate?: () => Promise<{ readonly cert: string; readonly key: string } | undefined>;
   readonly backoff?: { readonly initialMs: number; readonly maxMs: number };
   readonly userAgent?: string;
 }
@@ -176,9 +181,10 @@ export class XdsClient {
   }
 
   async #stream(signal: AbortSignal): Promise<void> {
+    const certificate = this.#o.tls && this.#o.clientCertificate ? await this.#o.clientCertificate() : undefined;
     const transport = createGrpcTransport({
       baseUrl: this.#o.server,
-      ...(this.#o.tls ? { nodeOptions: { ...this.#o.tls } } : {}),
+      ...(this.#o.tls ? { nodeOptions: { ...this.#o.tls, ...certificate } } : {}),
       readMaxBytes: 16 * 1024 * 1024,
       acceptCompression: [],
     });
@@ -191,7 +197,7 @@ export class XdsClient {
       first = false;
     }
     try {
-      const headers: Record<string, string> = this.#o.token ? { authorization: `Bearer ${this.#o.token()}` } : {};
+      const headers: Record<string, string> = this.#o.token && !certificate ? { authorization: `Bearer ${this.#o.token()}` } : {};
       for await (const response of client.deltaAggregatedResources(outbound, { signal, headers })) {
         if (!this.#connected) {
           this.#connected = true;

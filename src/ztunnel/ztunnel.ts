@@ -23,6 +23,7 @@ import { formatEndpoint, type Endpoint } from "../net/endpoint.ts";
 import { HboneServer } from "../hbone/server.ts";
 import { caClient } from "../identity/ca-client.ts";
 import { CertificateManager } from "../identity/cert-manager.ts";
+import { NodeCertificate } from "../identity/node-certificate.ts";
 import { systemClock } from "../identity/clock.ts";
 import { decodeCheckedTrustBundle } from "../identity/trust-bundle.ts";
 import { canonicalIp, formatIp, unmapIpv4 } from "../net/ip.ts";
@@ -118,6 +119,18 @@ export async function startZtunnel(config: ZtunnelConfig, rt: RuntimePort, logs:
   const addresses: Record<string, Endpoint> = {};
   try {
     const tls = config.controlPlaneCa ? { ca: config.controlPlaneCa } : undefined;
+    const signer = caClient({ server: config.controlPlane, token: config.token, ...(tls ? { tls } : {}) });
+    // Over TLS the ztunnel authenticates xDS with its node certificate (asked for with the token).
+    const nodeCertificate = new NodeCertificate({ node: config.node, signer, clock: systemClock, ...(config.certTtlSeconds ? { ttlSeconds: config.certTtlSeconds } : {}) });
+    const clientCertificate = async () => {
+      try {
+        const c = await nodeCertificate.get();
+        return { cert: c.chain.join("\n"), key: c.keyPem };
+      } catch (err) {
+        log.warn("no node certificate; authenticating xDS with the node token", { error: err });
+        return undefined;
+      }
+    };
     const xds = new XdsClient({
       server: config.controlPlane,
       node: config.node,
@@ -126,10 +139,10 @@ export async function startZtunnel(config: ZtunnelConfig, rt: RuntimePort, logs:
       cacheFile: join(config.dataDir, "xds-cache.json"),
       log: logs.logger("xds"),
       token: config.token,
-      ...(tls ? { tls } : {}),
+      ...(tls ? { tls, clientCertificate } : {}),
     });
     const certs = new CertificateManager({
-      signer: caClient({ server: config.controlPlane, token: config.token, ...(tls ? { tls } : {}) }),
+      signer,
       clock: systemClock,
       log: logs.logger("certs"),
       ...(config.certTtlSeconds ? { ttlSeconds: config.certTtlSeconds } : {}),

@@ -28,14 +28,14 @@ spec: {address: 10.0.2.40, node: node-2, serviceAccount: waypoint, labels: {gate
 
 export function startTestControlPlane(
   dataDir: string,
-  options: { xdsPort?: number; ca?: ControlPlaneConfig["ca"]; now?: () => Date; xdsTls?: { cert: string; key: string }; logs?: LogControl } = {},
+  options: { xdsPort?: number; ca?: ControlPlaneConfig["ca"]; now?: () => Date; xdsTls?: { cert: string; key: string }; logs?: LogControl; xdsLimits?: ControlPlaneConfig["xds"]["limits"] } = {},
 ): Promise<RunningControlPlane> {
   return startControlPlane(
     {
       dataDir,
       store: { backend: "sqlite" },
       api: { host: "127.0.0.1", port: 0 },
-      xds: { host: "127.0.0.1", port: options.xdsPort ?? 0, ...(options.xdsTls ? { tls: options.xdsTls } : {}) },
+      xds: { host: "127.0.0.1", port: options.xdsPort ?? 0, ...(options.xdsTls ? { tls: options.xdsTls } : {}), ...(options.xdsLimits ? { limits: options.xdsLimits } : {}) },
       adminTokenFile: join(dataDir, "admin-token"),
       trustDomain: "cluster.local",
       ...(options.ca ? { ca: options.ca } : {}),

@@ -29,8 +29,11 @@ process.once("exit", () => {
   for (const p of running) p.kill("SIGKILL");
 });
 
-export function startMesh(args: readonly string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): MeshProcess {
-  const proc = spawn(meshBinary(), [...args, "--log-format", "json"], {
+/** `fdLimit`: run under this open-file limit (soft and hard), as a smaller machine would. */
+export function startMesh(args: readonly string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; fdLimit?: number } = {}): MeshProcess {
+  const argv = [meshBinary(), ...args, "--log-format", "json"];
+  const [file, ...rest] = options.fdLimit ? ["sh", "-c", 'ulimit -n "$0" && exec "$@"', String(options.fdLimit), ...argv] : argv;
+  const proc = spawn(file as string, rest, {
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, ...options.env },
     cwd: options.cwd,

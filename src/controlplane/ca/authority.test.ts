@@ -100,6 +100,17 @@ describe("certificate authority", () => {
     }
   });
 
+  test("a node CSR is a node subject and its certificate carries the node URI alone", async () => {
+    const ca = await loadOrCreateRoot(fileSecrets(join(dir, "data")), "cluster.local", NOW);
+    const inspected = await inspectCsr(await createCsr(await generateWorkloadKey(), "urn:mesh:node:node-7"), settings);
+    expect(inspected.subject).toEqual({ kind: "node", node: "node-7" });
+    const issued = await signFor(ca, settings, inspected, 0, NOW);
+    const leaf = join(dir, "node-7.pem");
+    writeFileSync(leaf, issued.chain[0] as string);
+    const text = await runOk(["openssl", "x509", "-noout", "-ext", "subjectAltName", "-in", leaf]);
+    expect(text.trim().split("\n").slice(1).map((l) => l.trim())).toEqual(["URI:urn:mesh:node:node-7"]);
+  });
+
   test("refuses what it must not sign", async () => {
     const ca = await loadOrCreateRoot(fileSecrets(join(dir, "data")), "cluster.local", NOW);
     const csrWith = async (keyArgs: string[], san: string) => {
@@ -114,6 +125,7 @@ describe("certificate authority", () => {
     await refusal(inspectCsr(await csrWith(ec, "URI:spiffe://other.domain/ns/a/sa/b"), settings), "permission_denied", /trust domain/);
     await refusal(inspectCsr(await csrWith(ec, "URI:https://example.com/"), settings), "invalid_argument", /SPIFFE/);
     await refusal(inspectCsr("not a csr", settings), "invalid_argument", /bad CSR/);
+    await refusal(inspectCsr(await csrWith(ec, "URI:urn:mesh:node:Bad_Node"), settings), "invalid_argument", /not a node URI/);
     const good = await csrWith(ec, "URI:spiffe://cluster.local/ns/a/sa/b");
     const body = good.split("\n").filter((l) => !l.startsWith("-----")).join("");
     const raw = Buffer.from(body, "base64");
@@ -121,7 +133,7 @@ describe("certificate authority", () => {
     const tampered = `-----BEGIN CERTIFICATE REQUEST-----\n${raw.toString("base64")}\n-----END CERTIFICATE REQUEST-----\n`;
     await refusal(inspectCsr(tampered, settings), "invalid_argument", /signature|bad CSR/);
     // RSA 2048 is accepted.
-    expect((await inspectCsr(await csrWith(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"], "URI:spiffe://cluster.local/ns/a/sa/b"), settings)).spiffeId).toBe("spiffe://cluster.local/ns/a/sa/b");
+    expect((await inspectCsr(await csrWith(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"], "URI:spiffe://cluster.local/ns/a/sa/b"), settings)).uri).toBe("spiffe://cluster.local/ns/a/sa/b");
     const inspected = await inspectCsr(good, settings);
     await refusal(signFor(ca, settings, inspected, 8 * 24 * 3600_000, NOW), "invalid_argument", /above the maximum/);
   });

@@ -3,13 +3,15 @@
  * signing certificate and key (a root it generated, or the operator's root or intermediate — a
  * "plug-in CA"), the chain from it up to the root, and the trust bundle (every root in force).
  * `issue` refuses, with a coded error, anything it should not sign: a CSR that is malformed, not
- * self-signed, with a weak or unsupported key, with any name but exactly one workload SPIFFE id
- * in this trust domain, or asking for more than the maximum lifetime.
+ * self-signed, with a weak or unsupported key, with any name but exactly one URI SAN — a workload
+ * SPIFFE id in this trust domain or a node URI (`urn:mesh:node:<node>`) — or asking for more than
+ * the maximum lifetime. Which subject the caller may have is the caller's decision (ca-service).
  */
 import { MeshError } from "../../errors/mesh-error.ts";
 import type { SigningAuthority } from "../../identity/x509/certificate.ts";
 import { parseCsrFast, signLeafDer, type LeafSigner } from "../../identity/x509/fast-ca.ts";
 import { toPem } from "../../identity/x509/pem.ts";
+import { NODE_URI_PREFIX, parseNodeUri } from "../../identity/node-identity.ts";
 import { parseSpiffeId, type WorkloadIdentity } from "../../identity/spiffe.ts";
 
 export interface CaSettings {
@@ -44,27 +46,41 @@ export interface IssueRequest {
   readonly ttlMs: number;
 }
 
+/** Who a CSR asks to be: a workload, or a node (for the control plane's xDS port). */
+export type CsrSubject = { readonly kind: "workload"; readonly identity: WorkloadIdentity } | { readonly kind: "node"; readonly node: string };
+
+export interface InspectedCsr {
+  readonly subject: CsrSubject;
+  /** The one URI SAN the certificate will carry. */
+  readonly uri: string;
+  readonly spki: Uint8Array;
+}
+
 export interface Issued {
-  readonly identity: WorkloadIdentity;
-  readonly spiffeId: string;
+  readonly uri: string;
   /** Leaf first, root last. */
   readonly chain: readonly string[];
   readonly notAfter: Date;
 }
 
 /** Check a CSR and say which identity it asks for (no signing yet: the caller authorizes it first). */
-export async function inspectCsr(csrPem: string, settings: CaSettings): Promise<{ identity: WorkloadIdentity; spiffeId: string; spki: Uint8Array }> {
+export async function inspectCsr(csrPem: string, settings: CaSettings): Promise<InspectedCsr> {
   const parsed = parseCsrFast(csrPem);
   if (parsed.key.type === "rsa" && parsed.key.bits < 2048) {
     throw new MeshError("invalid_argument", `bad CSR: RSA keys must be at least 2048 bits (got ${parsed.key.bits})`);
   }
   if (parsed.uris.length !== 1) throw new MeshError("invalid_argument", `bad CSR: must ask for exactly one URI SAN (got ${parsed.uris.length})`);
-  const spiffeId = parsed.uris[0] as string;
-  const identity = parseSpiffeId(spiffeId);
-  if (identity.trustDomain !== settings.trustDomain) {
-    throw new MeshError("permission_denied", `identity ${spiffeId} is not in this CA's trust domain ${settings.trustDomain}`);
+  const uri = parsed.uris[0] as string;
+  if (uri.startsWith(NODE_URI_PREFIX)) {
+    const node = parseNodeUri(uri);
+    if (node === undefined) throw new MeshError("invalid_argument", `bad CSR: ${JSON.stringify(uri.slice(0, 300))} is not a node URI (urn:mesh:node:<node name>)`);
+    return { subject: { kind: "node", node }, uri, spki: parsed.spki };
   }
-  return { identity, spiffeId, spki: parsed.spki };
+  const identity = parseSpiffeId(uri);
+  if (identity.trustDomain !== settings.trustDomain) {
+    throw new MeshError("permission_denied", `identity ${uri} is not in this CA's trust domain ${settings.trustDomain}`);
+  }
+  return { subject: { kind: "workload", identity }, uri, spki: parsed.spki };
 }
 
 export function lifetimeFor(requestedMs: number, settings: CaSettings): number {
@@ -78,7 +94,7 @@ export function lifetimeFor(requestedMs: number, settings: CaSettings): number {
 export async function signFor(
   material: CaMaterial,
   settings: CaSettings,
-  inspected: Awaited<ReturnType<typeof inspectCsr>>,
+  inspected: InspectedCsr,
   ttlMs: number,
   now: Date,
 ): Promise<Issued> {
@@ -88,6 +104,6 @@ export async function signFor(
   // A leaf never outlives the certificate that signs it.
   const signerExpiry = material.signing.certificate.notAfter.value;
   if (notAfter > signerExpiry) notAfter = signerExpiry;
-  const leaf = signLeafDer(material.leafSigner, inspected.spki, inspected.spiffeId, notBefore, notAfter);
-  return { identity: inspected.identity, spiffeId: inspected.spiffeId, chain: [toPem("CERTIFICATE", leaf), ...material.chain], notAfter };
+  const leaf = signLeafDer(material.leafSigner, inspected.spki, inspected.uri, notBefore, notAfter);
+  return { uri: inspected.uri, chain: [toPem("CERTIFICATE", leaf), ...material.chain], notAfter };
 }

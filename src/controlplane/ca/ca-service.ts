@@ -1,8 +1,10 @@
 /**
  * The CA as an RPC: Istio's IstioCertificateService.CreateCertificate (same package, service and
  * fields), so a ztunnel — or an Istio agent — can ask for a workload certificate. The caller
- * authenticates with a node token (`authorization: Bearer …`); the CA signs only identities of
- * workloads bound to that node in the registry. Every refusal is logged with its reason.
+ * authenticates with a node token (`authorization: Bearer …`, checked by the listener before the
+ * CSR is read); the CA signs only identities of workloads bound to that node in the registry, and
+ * the node certificate of that node itself. A node certificate does not authenticate a CSR: it
+ * cannot renew itself past a revoked token. Every refusal is logged with its reason.
  */
 import type { ServiceImpl } from "@connectrpc/connect";
 import { MeshError } from "../../errors/mesh-error.ts";
@@ -11,16 +13,26 @@ import type { IstioCertificateService } from "../../gen/istio/v1/auth/ca_pb.ts";
 import { formatSpiffeId, type WorkloadIdentity } from "../../identity/spiffe.ts";
 import type { Logger } from "../../telemetry/log.ts";
 import type { MetricsRegistry } from "../../telemetry/metrics.ts";
-import { inspectCsr, signFor, type CaMaterial, type CaSettings } from "./authority.ts";
-import type { NodeTokens } from "./node-tokens.ts";
+import { PROXY_PRINCIPAL, type ProxyPrincipal } from "../xds/principal.ts";
+import { inspectCsr, signFor, type CaMaterial, type CaSettings, type CsrSubject } from "./authority.ts";
 
 /** Is this identity one of the workloads bound to this node? */
 export type IdentityBinding = (node: string, identity: WorkloadIdentity) => boolean;
 
+/** May this principal have a certificate for this subject? Throws a permission_denied MeshError when not. */
+export function authorizeCsr(principal: ProxyPrincipal | undefined, subject: CsrSubject, isBound: IdentityBinding): void {
+  if (!principal) throw new MeshError("unauthenticated", "no node token");
+  if (principal.via !== "token") throw new MeshError("permission_denied", "certificates are issued against the node token, not a node certificate");
+  if (subject.kind === "node") {
+    if (subject.node !== principal.node) throw new MeshError("permission_denied", `node ${principal.node} cannot have the node certificate of ${subject.node}`);
+    return;
+  }
+  if (!isBound(principal.node, subject.identity)) throw new MeshError("permission_denied", `node ${principal.node} runs no workload with identity ${formatSpiffeId(subject.identity)}`);
+}
+
 export interface CaServiceDeps {
   readonly material: () => CaMaterial;
   readonly settings: CaSettings;
-  readonly tokens: NodeTokens;
   readonly isBound: IdentityBinding;
   readonly log: Logger;
   readonly metrics: MetricsRegistry;
@@ -35,18 +47,16 @@ export function caService(deps: CaServiceDeps): ServiceImpl<typeof IstioCertific
   return {
     async createCertificate(req, ctx) {
       const started = performance.now();
-      let node = "(unauthenticated)";
+      const principal = ctx.values.get(PROXY_PRINCIPAL);
+      const node = principal?.node ?? "(unauthenticated)";
       try {
-        ({ node } = await deps.tokens.verifyHeader(ctx.requestHeader.get("authorization")));
         const inspected = await inspectCsr(req.csr, deps.settings);
-        if (!deps.isBound(node, inspected.identity)) {
-          throw new MeshError("permission_denied", `node ${node} runs no workload with identity ${inspected.spiffeId}`);
-        }
+        authorizeCsr(principal, inspected.subject, deps.isBound);
         const ttlMs = Number(req.validityDuration) * 1000;
         const result = await signFor(deps.material(), deps.settings, inspected, ttlMs, now());
         issued.labels().inc();
         signTime.labels().observe((performance.now() - started) / 1000);
-        deps.log.debug("certificate issued", { node, identity: formatSpiffeId(result.identity), notAfter: result.notAfter.toISOString() });
+        deps.log.debug("certificate issued", { node, identity: result.uri, notAfter: result.notAfter.toISOString() });
         return { certChain: [...result.chain] };
       } catch (err) {
         const e = MeshError.from(err);

@@ -8,6 +8,7 @@
 import { randomUUID } from "node:crypto";
 import { errors as joseErrors, exportPKCS8, generateKeyPair, importPKCS8, importSPKI, exportSPKI, jwtVerify, SignJWT, type CryptoKey as JoseKey, type JWTPayload } from "jose";
 import { MeshError } from "../../errors/mesh-error.ts";
+import { isNodeName } from "../../identity/node-identity.ts";
 import type { ConfigStore } from "../store/store.ts";
 import type { SecretStore } from "./secrets.ts";
 import { checkTokenTtl } from "./token-ttl.ts";
@@ -103,7 +104,7 @@ export async function createNodeTokens(options: { secrets: SecretStore; store: C
   return {
     list,
     async mint(node, ttlMs) {
-      if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(node)) throw new MeshError("invalid_argument", `node name "${node}" must be a DNS subdomain`, { detail: { path: "--node" } });
+      if (!isNodeName(node)) throw new MeshError("invalid_argument", `node name "${node}" must be a DNS subdomain`, { detail: { path: "--node" } });
       checkTokenTtl(ttlMs);
       const issued = now();
       const expires = new Date(issued.getTime() + ttlMs);

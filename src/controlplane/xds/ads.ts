@@ -2,10 +2,12 @@
  * The AggregatedDiscoveryService's DeltaAggregatedResources, served with connect-node (gRPC and
  * Connect protocols). One DeltaSession per stream; the stream's loop takes events from one queue —
  * requests from the proxy, and "the config changed" from the push hub (coalesced: several changes
- * waiting become one diff) — so the session state is only ever touched by one task. The stream
- * registers with the hub's proxy registry how to re-check its credentials and how to end it: a
- * revoked or expired node token ends it with UNAUTHENTICATED (stream-credentials.ts), and a
- * request past the session's bounds ends it with the session's error.
+ * waiting become one diff) — so the session state is only ever touched by one task.
+ * The listener has authenticated the stream from its headers before this handler runs
+ * (PROXY_PRINCIPAL); the first request must name that same node. The stream registers with the
+ * hub's proxy registry how to re-check its credentials and how to end it: a revoked or expired
+ * node token ends it with UNAUTHENTICATED (stream-credentials.ts), and a request past the
+ * session's bounds ends it with the session's error.
  */
 import { create } from "@bufbuild/protobuf";
 import { ConnectError, Code, type ServiceImpl, type HandlerContext } from "@connectrpc/connect";
@@ -16,7 +18,7 @@ import type { MeshError } from "../../errors/mesh-error.ts";
 import type { Logger } from "../../telemetry/log.ts";
 import { AsyncQueue } from "../../xds/async-queue.ts";
 import { WAYPOINT_CONFIG_TYPE, WAYPOINT_TYPES, ZTUNNEL_TYPES } from "../../xds/type-urls.ts";
-import { PEER_IDENTITY } from "./peer-identity.ts";
+import { PROXY_PRINCIPAL } from "./principal.ts";
 import { BulkGate } from "./bulk-gate.ts";
 import { DeltaSession, type DeltaRequest, type DeltaResponse } from "./delta-session.ts";
 import type { PushHub } from "./push-hub.ts";
@@ -44,13 +46,6 @@ function toWire(r: DeltaResponse): DeltaDiscoveryResponse {
   });
 }
 
-/**
- * Who may open a stream for a node: resolves when the request's credentials — the verified
- * client certificate's SPIFFE id (`peerIdentity`, "" when none) or the node token in `headers` —
- * speak for `node`; throws (a MeshError) otherwise.
- */
-export type ProxyAuthenticator = (node: string, headers: Headers, peerIdentity: string) => Promise<void>;
-
 /** Pushes larger than this go through the bulk gate. */
 const BULK_BYTES = 1024 * 1024;
 /** Streams writing a bulk push at once, and how long one may hold its turn. */
@@ -58,10 +53,12 @@ const BULK_STREAMS = 4;
 const BULK_HOLD_MS = 2000;
 
 /** `shutdown` ends every open stream cleanly (status OK), so proxies reconnect to another replica. */
-export function adsService(hub: PushHub, log: Logger, shutdown: AbortSignal, authenticate: ProxyAuthenticator): ServiceImpl<typeof AggregatedDiscoveryService> {
+export function adsService(hub: PushHub, log: Logger, shutdown: AbortSignal): ServiceImpl<typeof AggregatedDiscoveryService> {
   const bulk = new BulkGate(BULK_STREAMS, BULK_HOLD_MS);
   return {
     async *deltaAggregatedResources(requests: AsyncIterable<DeltaDiscoveryRequest>, ctx: HandlerContext) {
+      const principal = ctx.values.get(PROXY_PRINCIPAL);
+      if (!principal) throw new ConnectError("no credentials", Code.Unauthenticated);
       // Requests, config changes and the end all go through one queue; several changes waiting
       // to be handled are coalesced into one diff.
       const queue = new AsyncQueue<Event>();
@@ -88,18 +85,15 @@ export function adsService(hub: PushHub, log: Logger, shutdown: AbortSignal, aut
       const role = first.request.node?.cluster || "ztunnel";
       if (node === "") throw new ConnectError("the first request must name its node (node.id)", Code.InvalidArgument);
       if (role !== "ztunnel" && role !== "waypoint") throw new ConnectError(`role "${role}" is not served (node.cluster must be "ztunnel" or "waypoint")`, Code.InvalidArgument);
-      const peerIdentity = ctx.values.get(PEER_IDENTITY);
-      try {
-        await authenticate(node, ctx.requestHeader, peerIdentity);
-      } catch (err) {
-        log.warn("xDS stream refused", { node, error: err });
-        throw toConnectError(err);
+      if (node !== principal.node) {
+        log.warn("xDS stream refused", { node, authenticatedAs: principal.node, via: principal.via });
+        throw new ConnectError(`the ${principal.via === "token" ? "token" : "node certificate"} is for node ${principal.node}, not ${node}`, Code.PermissionDenied);
       }
       // A waypoint speaks for the node it runs on, like a ztunnel, and gets the configs of the waypoints with a replica there.
       const session = new DeltaSession(role === "waypoint" ? WAYPOINT_TYPES : ZTUNNEL_TYPES);
       const resources = () => (role === "waypoint" ? hub.waypointResources(node) : hub.ztunnelResources(node));
       const record = hub.proxies.connect(node, role, {
-        recheck: () => authenticate(node, ctx.requestHeader, peerIdentity),
+        recheck: principal.recheck,
         end: (error) => queue.push({ kind: "refused", error }),
       });
       const off = hub.onChange(() => {
@@ -110,7 +104,7 @@ export function adsService(hub: PushHub, log: Logger, shutdown: AbortSignal, aut
       const abort = () => queue.push({ kind: "end" });
       ctx.signal.addEventListener("abort", abort, { once: true });
       shutdown.addEventListener("abort", abort, { once: true });
-      log.info("proxy connected", { node, role });
+      log.info("proxy connected", { node, role, via: principal.via });
       try {
         let event: Event = first;
         let seenBuild = hub.build;
