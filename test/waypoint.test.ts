@@ -230,6 +230,13 @@ describe("waypoint: HTTP/1.1 through sleep → ztunnel → waypoint → ztunnel 
     for (const c of fromWaypoint) expect(c.srcIdentity).toBe("spiffe://cluster.local/ns/bookinfo/sa/waypoint");
   });
 
+  test("the path is normalized before routing and forwarding; a broken escape is refused with 400", async () => {
+    const got = await get("/a/b/../../%61dmin/./x");
+    expect(got.kind === "response" && JSON.parse(got.body).url).toBe("/admin/x");
+    const bad = await get("/bad%zz");
+    expect(bad.kind === "response" && bad.status).toBe(400);
+  });
+
   test("istio_requests_total with reporter=waypoint and Istio's labels", async () => {
     const text = await (await fetch(`http://127.0.0.33:${waypoint.addresses.metrics?.port}/metrics`)).text();
     const line = text.split("\n").find((l) => l.startsWith("istio_requests_total{") && l.includes('response_code="200"'));

@@ -9,6 +9,8 @@
  * Invariants:
  * - a request is carried only for the destination its tunnel was admitted for (the listener the
  *   CONNECT authority matched); the Host header does not choose it, routes do;
+ * - filters and routes see the normalized path (normalize-path.ts: `/a/../admin` is `/admin`);
+ *   the upstream gets that path too, so what was authorized is what is served;
  * - bodies are piped natively unless a filter reads them (lazy-body.ts);
  * - a try is repeated on another endpoint only while nothing of the request has been sent or the
  *   request has no body; retries beyond connection failures follow the route's retry policy;
@@ -28,6 +30,7 @@ import { endToEnd, upstreamRequestHeaders } from "./forward-headers.ts";
 import { asHttpSocket } from "./http-socket.ts";
 import { lazyBody, untouchedSource } from "./lazy-body.ts";
 import { LOCAL_REPLIES, type LocalReply } from "./local-reply.ts";
+import { normalizePath } from "./normalize-path.ts";
 import type { RequestTelemetry } from "./request-telemetry.ts";
 import type { ListenerMatch, WaypointState } from "./state.ts";
 import { UPSTREAM_CONNECT_FAILED, type Upstream } from "./upstream.ts";
@@ -148,9 +151,16 @@ export class HttpProxy {
     const { headers, requestId } = upstreamRequestHeaders(req.rawHeaders, { clientAddress: facts.client.address, randomHex });
     const url = req.url ?? "/";
     const q = url.indexOf("?");
+    const path = normalizePath(q < 0 ? url : url.slice(0, q));
+    if (path === null) {
+      req.resume();
+      res.writeHead(400, { "content-type": "text/plain" }).end("bad request target\n");
+      this.#o.log.warn("bad request target refused", { "src.identity": facts.peerIdentity, target: url.slice(0, 200) });
+      return;
+    }
     const abort = new AbortController();
     const ctx = new RequestContext({
-      request: { method: req.method ?? "GET", authority: req.headers.host ?? listener.hostname, path: q < 0 ? url : url.slice(0, q), query: q < 0 ? "" : url.slice(q + 1), headers, body: hasBody(req) ? lazyBody(req) : null },
+      request: { method: req.method ?? "GET", authority: req.headers.host ?? listener.hostname, path, query: q < 0 ? "" : url.slice(q + 1), headers, body: hasBody(req) ? lazyBody(req) : null },
       peer: { identity: facts.peerIdentity, principal: facts.peerIdentity.replace(/^spiffe:\/\//, ""), address: facts.client.address, port: facts.client.port },
       destination: { listener: listener.key, hostname: listener.hostname, port: port.port },
       signal: abort.signal,
