@@ -8,6 +8,7 @@
  * identity, not sleep's. A destination the waypoint does not front is refused at CONNECT.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
 import { tmpdir } from "node:os";
@@ -109,6 +110,12 @@ let socks: { host: string; port: number };
 
 function backend(version: string, address: string): Promise<http.Server> {
   const server = http.createServer((req, res) => {
+    if (req.method === "POST") {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => res.end(`${version} got ${Buffer.concat(chunks).length} bytes: ${createHash("sha256").update(Buffer.concat(chunks)).digest("hex")}`));
+      return;
+    }
     res.setHeader("content-type", "application/json");
     res.end(JSON.stringify({ version, url: req.url, xff: req.headers["x-forwarded-for"], proto: req.headers["x-forwarded-proto"], requestId: req.headers["x-request-id"], traceparent: req.headers.traceparent, connection: req.headers.connection ?? null }));
   });
@@ -222,6 +229,8 @@ describe("waypoint: HTTP/1.1 through sleep → ztunnel → waypoint → ztunnel 
       expect(line?.["src.identity"]).toBe("spiffe://cluster.local/ns/bookinfo/sa/sleep");
       expect(line?.["dst.identity"]).toBe("spiffe://cluster.local/ns/bookinfo/sa/bookinfo-reviews");
       expect(line?.response_code).toBe(200);
+      expect(line?.bytes_sent).toBe(Buffer.byteLength(got.kind === "response" ? got.body : ""));
+      expect(line?.bytes_received).toBe(0);
     });
     // The waypoint's upstream connection is open (kept alive): the destination ztunnel lists it with the waypoint as the source.
     const open = (await (await fetch(`http://127.0.0.32:${ztunnels[1]?.addresses.admin?.port}/connections`)).json()) as Array<Record<string, unknown>>;
@@ -237,6 +246,14 @@ describe("waypoint: HTTP/1.1 through sleep → ztunnel → waypoint → ztunnel 
     expect(bad.kind === "response" && bad.status).toBe(400);
   });
 
+  test("a request body reaches the endpoint whole (piped, not buffered) and is counted", async () => {
+    const body = "x".repeat(300_000);
+    records.length = 0;
+    const got = await socksGet({ from: "127.0.1.10", socks, host: "reviews.bookinfo", port: 9080, path: "/upload", method: "POST", body });
+    expect(got.kind === "response" && got.body).toContain(`got 300000 bytes: ${createHash("sha256").update(body).digest("hex")}`);
+    await eventually(() => expect(records.find((r) => r.msg === "request complete" && r.path === "/upload")?.bytes_received).toBe(300_000));
+  });
+
   test("istio_requests_total with reporter=waypoint and Istio's labels", async () => {
     const text = await (await fetch(`http://127.0.0.33:${waypoint.addresses.metrics?.port}/metrics`)).text();
     const line = text.split("\n").find((l) => l.startsWith("istio_requests_total{") && l.includes('response_code="200"'));
@@ -244,6 +261,9 @@ describe("waypoint: HTTP/1.1 through sleep → ztunnel → waypoint → ztunnel 
     expect(line).toContain('source_principal="spiffe://cluster.local/ns/bookinfo/sa/sleep"');
     expect(line).toContain('destination_service="reviews.bookinfo.svc.cluster.local"');
     expect(line).toContain('source_workload="sleep"');
+    for (const family of ["istio_request_duration_milliseconds_bucket", "istio_request_bytes_bucket", "istio_response_bytes_bucket"]) {
+      expect(text.split("\n").some((l) => l.startsWith(`${family}{`) && l.includes('reporter="waypoint"'))).toBe(true);
+    }
   });
 
   test("HTTPRoute through the router plugin: end-user jason goes to v2; the rest split 80/20 over 1,000 requests (±4 points)", async () => {

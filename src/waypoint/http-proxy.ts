@@ -85,6 +85,15 @@ interface Exchange {
   hop: UpstreamHop | undefined;
   /** Envoy's response flag for a local reply. */
   flag: string;
+  /** Body bytes from the client (counted as they are sent upstream) and to it. */
+  requestBytes: number;
+  responseBytes: number;
+}
+
+/** Count a stream's bytes as they pass (a counter, not a transform: the bytes are not touched). */
+function counted(stream: Readable, add: (n: number) => void): Readable {
+  stream.on("data", (chunk: Uint8Array) => add(chunk.byteLength));
+  return stream;
 }
 
 const randomHex = (bytes: number) => randomBytes(bytes).toString("hex");
@@ -167,7 +176,7 @@ export class HttpProxy {
       log: this.#o.plugins.log,
       metrics: this.#o.plugins.metrics,
     });
-    const exchange: Exchange = { req, facts, hop: undefined, flag: "-" };
+    const exchange: Exchange = { req, facts, hop: undefined, flag: "-", requestBytes: 0, responseBytes: 0 };
     this.#exchanges.set(ctx, exchange);
     let recorded = false;
     const record = (status: number, flag: string) => {
@@ -199,18 +208,14 @@ export class HttpProxy {
   /** Send ctx.response to the client: the upstream body piped natively when no filter touched it. */
   #write(ctx: RequestContext, res: http.ServerResponse, done: () => void): void {
     const response = ctx.response as NonNullable<RequestContext["response"]>;
+    const exchange = this.#exchanges.get(ctx) as Exchange;
+    const add = (n: number) => void (exchange.responseBytes += n);
     if (res.destroyed) return done();
     res.writeHead(response.status, headerObject(response.headers.entries()));
     res.once("finish", done);
     const body = response.body;
     if (body === null) return void res.end();
-    const native = untouchedSource(body);
-    if (native) {
-      native.on("error", () => res.destroy());
-      native.pipe(res);
-      return;
-    }
-    const stream = Readable.fromWeb(body as unknown as NodeWebStream<Uint8Array>);
+    const stream = counted(untouchedSource(body) ?? Readable.fromWeb(body as unknown as NodeWebStream<Uint8Array>), add);
     stream.on("error", () => res.destroy());
     stream.pipe(res);
   }
@@ -287,8 +292,8 @@ export class HttpProxy {
       });
       const body = ctx.request.body;
       if (body === null) return void up.end();
-      const native = untouchedSource(body);
-      (native ?? Readable.fromWeb(body as unknown as NodeWebStream<Uint8Array>)).pipe(up);
+      const exchange = this.#exchanges.get(ctx) as Exchange;
+      counted(untouchedSource(body) ?? Readable.fromWeb(body as unknown as NodeWebStream<Uint8Array>), (n) => void (exchange.requestBytes += n)).pipe(up);
     });
   }
 
@@ -306,6 +311,8 @@ export class HttpProxy {
       status,
       flags: flag,
       durationMs: performance.now() - started,
+      requestBytes: exchange.requestBytes,
+      responseBytes: exchange.responseBytes,
       requestId,
       userAgent: req.headers["user-agent"],
       forwardedFor: req.headers["x-forwarded-for"] as string | undefined,

@@ -1,7 +1,8 @@
 /**
  * One record per HTTP request a waypoint carries: the access-log line (Envoy's default fields,
- * plus the source and destination identities) and Istio's request metrics with
- * reporter="waypoint" and Istio's label names, so Istio's dashboards read them unchanged.
+ * plus the source and destination identities) and Istio's request metrics (count, duration,
+ * request and response body sizes) with reporter="waypoint" and Istio's label names, so Istio's
+ * dashboards read them unchanged.
  */
 import type { Logger } from "../telemetry/log.ts";
 import type { Counter, Histogram, MetricsRegistry } from "../telemetry/metrics.ts";
@@ -23,6 +24,9 @@ const LABELS = [
   "connection_security_policy",
 ] as const;
 
+/** Istio's buckets for message sizes, in bytes. */
+const SIZE_BUCKETS = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000];
+
 /** Istio's default buckets for request durations, in milliseconds. */
 const DURATION_BUCKETS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
 
@@ -35,6 +39,9 @@ export interface RequestRecord {
   /** Envoy response flag ("-" when none). */
   readonly flags: string;
   readonly durationMs: number;
+  /** Body bytes received from the client and sent to it. */
+  readonly requestBytes: number;
+  readonly responseBytes: number;
   readonly requestId: string;
   readonly userAgent: string | undefined;
   readonly forwardedFor: string | undefined;
@@ -47,11 +54,15 @@ export class RequestTelemetry {
   readonly #log: Logger;
   readonly #requests: Counter;
   readonly #duration: Histogram;
+  readonly #requestBytes: Histogram;
+  readonly #responseBytes: Histogram;
 
   constructor(log: Logger, metrics: MetricsRegistry) {
     this.#log = log;
     this.#requests = metrics.counter("istio_requests_total", "Requests the waypoint carried", LABELS);
     this.#duration = metrics.histogram("istio_request_duration_milliseconds", "Request duration through the waypoint", LABELS, DURATION_BUCKETS);
+    this.#requestBytes = metrics.histogram("istio_request_bytes", "Request body sizes through the waypoint", LABELS, SIZE_BUCKETS);
+    this.#responseBytes = metrics.histogram("istio_response_bytes", "Response body sizes through the waypoint", LABELS, SIZE_BUCKETS);
   }
 
   record(r: RequestRecord): void {
@@ -73,12 +84,16 @@ export class RequestTelemetry {
     };
     this.#requests.labels(labels).inc();
     this.#duration.labels(labels).observe(r.durationMs);
+    this.#requestBytes.labels(labels).observe(r.requestBytes);
+    this.#responseBytes.labels(labels).observe(r.responseBytes);
     this.#log.info("request complete", {
       method: r.method,
       path: r.path,
       protocol: r.protocol,
       response_code: r.status,
       response_flags: r.flags,
+      bytes_received: r.requestBytes,
+      bytes_sent: r.responseBytes,
       duration: `${Math.round(r.durationMs)}ms`,
       x_forwarded_for: r.forwardedFor ?? "-",
       user_agent: r.userAgent ?? "-",

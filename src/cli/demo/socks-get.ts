@@ -1,5 +1,5 @@
 /**
- * The demo's client: an HTTP/1.1 GET through a ztunnel's SOCKS5 port, from a workload's own
+ * The demo's client: an HTTP/1.1 request (GET unless told) through a ztunnel's SOCKS5 port, from a workload's own
  * address — what `curl --interface <ip> --socks5-hostname <ztunnel> <url>` does, built in so
  * `mesh demo --check` needs nothing installed. Bounded by a deadline.
  */
@@ -11,7 +11,7 @@ export type GetOutcome =
   | { readonly kind: "refused"; readonly socksReply: number }
   | { readonly kind: "failed"; readonly error: string };
 
-export function socksGet(options: { from: string; socks: { host: string; port: number }; host: string; port: number; path?: string; headers?: Readonly<Record<string, string>>; timeoutMs?: number }): Promise<GetOutcome> {
+export function socksGet(options: { from: string; socks: { host: string; port: number }; host: string; port: number; path?: string; headers?: Readonly<Record<string, string>>; method?: string; body?: string; timeoutMs?: number }): Promise<GetOutcome> {
   return new Promise((resolve) => {
     const socket = net.connect({ host: options.socks.host, port: options.socks.port, localAddress: options.from });
     let buffer = Buffer.alloc(0);
@@ -43,7 +43,8 @@ export function socksGet(options: { from: string; socks: { host: string; port: n
         const extra = Object.entries(options.headers ?? {})
           .map(([k, v]) => `${k}: ${v}\r\n`)
           .join("");
-        socket.write(`GET ${options.path ?? "/"} HTTP/1.1\r\nhost: ${options.host}:${options.port}\r\nuser-agent: mesh-demo\r\n${extra}connection: close\r\n\r\n`);
+        const body = options.body === undefined ? "" : `content-length: ${Buffer.byteLength(options.body)}\r\n`;
+        socket.write(`${options.method ?? "GET"} ${options.path ?? "/"} HTTP/1.1\r\nhost: ${options.host}:${options.port}\r\nuser-agent: mesh-demo\r\n${extra}${body}connection: close\r\n\r\n${options.body ?? ""}`);
       }
     });
     socket.on("end", () => {
