@@ -55,17 +55,20 @@ function usage(): string {
   ].join("\n");
 }
 
-/** The named paths (null: every path available here) plus each one's testbed baseline, in PATHS order. */
-function selectPaths(names: readonly string[] | null): TrafficPath[] {
+/**
+ * The named paths (null: every path available here but the opt-in ones) plus each one's testbed
+ * baseline (and the loopback baseline unless `scenarioDefault`: a scenario's own set), in PATHS order.
+ */
+function selectPaths(names: readonly string[] | null, scenarioDefault = false): TrafficPath[] {
   if (names === null) {
     const skipped = PATHS.filter((p) => p.unavailable?.());
     for (const p of skipped) process.stderr.write(`bench: skipping path ${p.name}: ${p.unavailable?.()}\n`);
-    return PATHS.filter((p) => !skipped.includes(p));
+    return PATHS.filter((p) => !skipped.includes(p) && !p.optIn);
   }
   const unknown = names.filter((n) => !PATHS.some((p) => p.name === n));
   if (unknown.length > 0) throw new UsageError(`unknown path ${unknown.join(", ")}; known: ${PATHS.map((p) => p.name).join(", ")}`);
   const chosen = PATHS.filter((p) => names.includes(p.name));
-  const wanted = new Set([BASELINE_PATH, ...chosen.map((p) => p.name), ...chosen.map((p) => BASELINES[testbedOf(p)])]);
+  const wanted = new Set([...(scenarioDefault ? [] : [BASELINE_PATH]), ...chosen.map((p) => p.name), ...chosen.map((p) => BASELINES[testbedOf(p)])]);
   const selected = PATHS.filter((p) => wanted.has(p.name));
   for (const p of selected) {
     const why = p.unavailable?.();
@@ -143,6 +146,7 @@ async function main(argv: readonly string[]): Promise<number> {
     scenario = SCENARIOS.find((s) => s.name === args.scenario);
     if (scenario) {
       options = resolveOptions(scenario.name, scenario.options ?? [], args.options);
+      if (args.paths === null && scenario.defaultPaths) paths = selectPaths(scenario.defaultPaths, true);
       if (scenario.usesPaths === false) {
         if (args.paths !== null) throw new UsageError(`${scenario.name} carries no traffic over the paths: --paths does not apply`);
         paths = [];

@@ -5,7 +5,9 @@
  *   netns     the end-to-end tests' topology (test/support/topology.ts, SEED_TOPOLOGY): the load
  *             tool in the `sleep` namespace (10.0.1.10, behind node-1), the backend in
  *             `productpage` (10.0.2.10, behind node-2); every packet is routed through both node
- *             namespaces and the LAN bridge between them, as in a cluster. Root only.
+ *             namespaces and the LAN bridge between them, as in a cluster. Root only. One more
+ *             namespace, `waypoint` (10.0.2.20 behind node-2), idles unless the waypoint path runs
+ *             a waypoint replica there (a replica is a workload of its own, never captured).
  *
  * Invariant: a netns testbed is destroyed when the scope that built it closes (or at process exit
  * through the topology's own hook): its processes are killed and its namespaces deleted, which
@@ -30,7 +32,7 @@ export interface Testbed {
 export interface NetnsTestbed extends Testbed {
   readonly kind: "netns";
   readonly topology: Topology;
-  /** A place for any host of the topology ("cp", "node-1", "node-2", "sleep", "productpage"). */
+  /** A place for any host of the topology ("cp", "node-1", "node-2", "sleep", "productpage", "waypoint"). */
   place(label: string): Place;
   host(label: string): Host;
 }
@@ -39,6 +41,18 @@ export const LOOPBACK_TESTBED: Testbed = { kind: "loopback", client: LOOPBACK, s
 
 export const CLIENT_WORKLOAD = "sleep";
 export const SERVER_WORKLOAD = "productpage";
+export const WAYPOINT_WORKLOAD = { name: "waypoint", ip: "10.0.2.20" } as const;
+/**
+ * The service VIP the waypoint path declares for the backend (paths/waypoint.ts): the load tool
+ * dials it from sleep, node-1's capture takes it; it exists only inside the topology.
+ */
+export const WAYPOINT_SERVICE_VIP = "10.96.0.99";
+
+/** SEED_TOPOLOGY plus the waypoint replica's namespace behind node-2. */
+export const BENCH_TOPOLOGY: TopologySpec = {
+  ...SEED_TOPOLOGY,
+  nodes: SEED_TOPOLOGY.nodes.map((n) => (n.name === "node-2" ? { ...n, workloads: [...(n.workloads ?? []), WAYPOINT_WORKLOAD] } : n)),
+};
 
 /** Every address the topology assigns: LAN addresses, node gateways, workload addresses. */
 export function topologyAddresses(spec: TopologySpec): Set<string> {
@@ -65,14 +79,14 @@ export function netnsUnavailable(): string | null {
 export async function buildNetnsTestbed(scope: Scope, log: (message: string) => void): Promise<NetnsTestbed> {
   const why = netnsUnavailable();
   if (why) throw new Error(`the netns testbed ${why}`);
-  const spec = SEED_TOPOLOGY;
+  const spec = BENCH_TOPOLOGY;
   const topology = await buildTopology(spec);
   scope.defer(async () => {
     await topology.destroy();
     log(`netns testbed ${topology.prefix}: namespaces deleted`);
   });
   log(`netns testbed ${topology.prefix}: ${topology.namespaces().join(" ")}`);
-  const allowed = topologyAddresses(spec);
+  const allowed = new Set([...topologyAddresses(spec), WAYPOINT_SERVICE_VIP]);
   const places = new Map<string, Place>();
   const place = (label: string): Place => {
     let p = places.get(label);

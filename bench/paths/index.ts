@@ -6,7 +6,9 @@
 import type { TestbedKind } from "../lib/testbed.ts";
 import { direct, netnsDirect } from "./direct.ts";
 import { haproxyTcp, netnsHaproxyTcp } from "./haproxy-tcp.ts";
+import { netnsHaproxyHttp, netnsNginxHttp } from "./l7-proxies.ts";
 import { haproxyMtls, netnsHaproxyMtls, netnsStunnelMtls, stunnelMtls } from "./mtls-pair.ts";
+import { waypoint } from "./waypoint.ts";
 import { ztunnel } from "./ztunnel.ts";
 import type { TrafficPath } from "./path.ts";
 
@@ -15,7 +17,7 @@ export const BASELINE_PATH = direct.name;
 /** The baseline path of each testbed. */
 export const BASELINES: Readonly<Record<TestbedKind, string>> = { loopback: direct.name, netns: netnsDirect.name };
 
-export const PATHS: readonly TrafficPath[] = [direct, haproxyTcp, stunnelMtls, haproxyMtls, netnsDirect, netnsHaproxyTcp, netnsStunnelMtls, netnsHaproxyMtls, ztunnel];
+export const PATHS: readonly TrafficPath[] = [direct, haproxyTcp, stunnelMtls, haproxyMtls, netnsDirect, netnsHaproxyTcp, netnsStunnelMtls, netnsHaproxyMtls, netnsHaproxyHttp, netnsNginxHttp, ztunnel, waypoint];
 
 export function testbedOf(path: TrafficPath): TestbedKind {
   return path.testbed ?? "loopback";

@@ -32,6 +32,8 @@ export interface PathContext {
 export interface ProxyProcess {
   /** Which end of the path it sits at: next to the client or next to the server. */
   readonly side: "client" | "server";
+  /** Its name in per-proxy rows ("waypoint", "ztunnel node-1"), when a scenario reports each one. */
+  readonly name?: string;
   /** Its process group (the leader's pid). */
   readonly pgid: number;
   /** The pid of the proxy itself (for /proc/<pid>/status); may differ from pgid under a wrapper. */
@@ -58,6 +60,8 @@ export interface TrafficPath {
   readonly tools: readonly string[];
   /** The testbed it runs on (default loopback). */
   readonly testbed?: TestbedKind;
+  /** Measured only when named (--paths, or a scenario's defaultPaths), not in "every path". */
+  readonly optIn?: boolean;
   /** Why it cannot run on this machine (e.g. not root), or null. Unavailable paths are skipped unless asked for by name. */
   unavailable?(): string | null;
   start(ctx: PathContext, target: Endpoint): Promise<PathSetup>;

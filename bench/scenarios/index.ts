@@ -6,6 +6,7 @@ import { httpLatency } from "./http-latency.ts";
 import { idleRss } from "./idle-rss.ts";
 import type { Scenario } from "./scenario.ts";
 import { tcpThroughput } from "./tcp-throughput.ts";
+import { waypointHttp } from "./waypoint-http.ts";
 import { xdsScale } from "./xds-scale.ts";
 
-export const SCENARIOS: readonly Scenario[] = [tcpThroughput, httpLatency, httpFixedRate, connectionRate, idleRss, xdsScale, caSign];
+export const SCENARIOS: readonly Scenario[] = [tcpThroughput, httpLatency, httpFixedRate, connectionRate, idleRss, xdsScale, caSign, waypointHttp];

@@ -64,6 +64,8 @@ export interface Scenario {
   readonly tools: readonly string[];
   /** false: the scenario carries no traffic over the paths (no path is started; --paths is refused). */
   readonly usesPaths?: boolean;
+  /** The paths it measures without --paths (their testbeds' baselines added); default: every path available. */
+  readonly defaultPaths?: readonly string[];
   /** Its own flags, listed by --help and passed in ctx.options. */
   readonly options?: readonly ScenarioOption[];
   run(ctx: ScenarioContext): Promise<ScenarioOutput>;

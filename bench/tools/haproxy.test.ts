@@ -1,5 +1,5 @@
 /**
- * The generated haproxy configs, checked by haproxy itself (`haproxy -c`): plaintext, and each
+ * The generated haproxy configs, checked by haproxy itself (`haproxy -c`): plaintext (TCP and HTTP), and each
  * side of the mutual-TLS pair with the certificates a run makes (so the files it names load).
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
@@ -29,6 +29,7 @@ test.skipIf(skip !== null)(NAME, async () => {
   const base = { dir, accept: { host: "127.0.0.1", port: 20001 }, connect: { host: "127.0.0.1", port: 20002 } };
   const variants: [string, HaproxyOptions][] = [
     ["plain", { ...base, name: "plain" }],
+    ["http", { ...base, name: "http", mode: "http" }],
     ["server", { ...base, name: "server", tls: { role: "server", certs } }],
     ["client", { ...base, name: "client", tls: { role: "client", certs } }],
   ];

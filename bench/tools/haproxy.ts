@@ -1,6 +1,7 @@
 /**
  * One haproxy process in the foreground relaying TCP (mode tcp, one thread, Nagle off both ways)
- * from `accept` to `connect`, with a generated config. It logs nothing but its own start-up
+ * from `accept` to `connect`, with a generated config; with `mode: "http"` an L7 proxy instead
+ * (HTTP/1.1 parsed per request, keep-alive both sides, idle server connections reused). It logs nothing but its own start-up
  * errors (stderr, in the given directory).
  *
  * With `tls`, one side of the relay is mutual TLS 1.3 against the run's CA, like the stunnel
@@ -22,6 +23,8 @@ export interface HaproxyOptions {
   /** Where it runs (default: this namespace, loopback only); accept and connect must be allowed there. */
   readonly place?: Place;
   readonly tls?: { readonly role: "client" | "server"; readonly certs: CertSet };
+  /** tcp (default): a byte relay; http: an HTTP/1.1 proxy. */
+  readonly mode?: "tcp" | "http";
 }
 
 /** haproxy takes bind/server addresses as host:port with IPv6 in brackets; the place checks the address is allowed. */
@@ -38,8 +41,9 @@ export function haproxyConfig(o: HaproxyOptions): string {
     "global",
     "  nbthread 1",
     "defaults",
-    "  mode tcp",
+    `  mode ${o.mode ?? "tcp"}`,
     "  option tcp-smart-accept",
+    ...(o.mode === "http" ? ["  option http-keep-alive", "  http-reuse always", "  timeout http-keep-alive 120s"] : []),
     "  timeout connect 5s",
     "  timeout client 120s",
     "  timeout server 120s",

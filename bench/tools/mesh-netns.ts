@@ -40,7 +40,7 @@ export interface MeshControlPlane {
 }
 
 /** `curl` inside a namespace: status code and body; never throws on HTTP errors. */
-async function curlIn(bed: NetnsTestbed, where: string, url: string): Promise<{ status: number; body: string }> {
+export async function curlIn(bed: NetnsTestbed, where: string, url: string): Promise<{ status: number; body: string }> {
   const r = await runBounded(bed.place(where).exec(["curl", "-sS", "--max-time", "2", "-w", "\n%{http_code}", url]), { timeoutMs: 5000 });
   const cut = r.stdout.lastIndexOf("\n");
   return { status: Number(r.stdout.slice(cut + 1)) || 0, body: r.stdout.slice(0, Math.max(0, cut)) };
@@ -147,4 +147,41 @@ export function metricSum(metrics: Map<string, number>, name: string, ...fragmen
     if (fragments.every((f) => key.includes(f))) sum += value;
   }
   return sum;
+}
+
+export interface MeshWaypoint {
+  readonly daemon: Daemon;
+  /** The waypoint process itself. */
+  pid(): number;
+  /** Its Prometheus metrics (port 15020 inside its namespace). */
+  metrics(): Promise<Map<string, number>>;
+}
+
+/**
+ * `dist/mesh waypoint` in its replica's own namespace (`where`, a workload of the topology; the
+ * replica's WorkloadEntry must name that address and `node`), ready once /healthz/ready answers
+ * 200. Access log off (warn): the L7 baselines it is measured against log nothing either.
+ */
+export async function startMeshWaypoint(scope: Scope, bed: NetnsTestbed, cp: MeshControlPlane, o: { where: string; gateway: string; node: NodeName; dir: string }): Promise<MeshWaypoint> {
+  const token = await cp.nodeToken(o.node);
+  const argv = [
+    MESH_BINARY, "waypoint", "--gateway", o.gateway, "--node", o.node, "--control-plane", `${bed.place("cp").address}:${XDS_PORT}`, "--token-file", token,
+    "--data-dir", join(o.dir, "waypoint-data"), "--log-level", "warn",
+  ];
+  const daemon = await startDaemon(scope, "waypoint", bed.place(o.where).exec(argv), { logPath: join(o.dir, "waypoint.log"), env: cleanEnv(), cwd: REPO_ROOT });
+  let last = "";
+  await pollUntil(
+    async () => {
+      const r = await curlIn(bed, o.where, "http://127.0.0.1:15021/healthz/ready");
+      last = `${r.status} ${r.body.slice(0, 300)}`;
+      return r.status === 200 ? true : null;
+    },
+    { timeoutMs: READY_TIMEOUT_MS, what: `waypoint ready (last answer: ${last})`, giveUp: () => (daemon.exit() ? `the waypoint exited: ${daemon.logTail()}` : null), intervalMs: 100 },
+  );
+  let pid: number | null = null;
+  return {
+    daemon,
+    pid: () => (pid ??= findProcess(daemon.pid, MESH_BINARY)) ?? daemon.pid,
+    metrics: async () => parseMetrics((await curlIn(bed, o.where, "http://127.0.0.1:15020/metrics")).body),
+  };
 }

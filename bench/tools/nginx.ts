@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { hostPort, type Endpoint } from "../lib/net.ts";
 import { LOOPBACK, type Place } from "../lib/place.ts";
-import { startDaemon } from "../lib/process.ts";
+import { startDaemon, type Daemon } from "../lib/process.ts";
 import type { Scope } from "../lib/scope.ts";
 
 export interface NginxOptions {
@@ -18,6 +18,8 @@ export interface NginxOptions {
   readonly place?: Place;
   /** worker_connections (default 4096). */
   readonly connections?: number;
+  /** Proxy every request to this endpoint (HTTP/1.1, kept-alive upstream connections) instead of answering. */
+  readonly proxyTo?: Endpoint;
 }
 
 export function nginxConfig(dir: string, listen: Endpoint, o: NginxOptions): string {
@@ -37,12 +39,21 @@ http {
   uwsgi_temp_path ${p("uwsgi")};
   scgi_temp_path ${p("scgi")};
   keepalive_requests 100000000;
-  keepalive_timeout 300s;
+  keepalive_timeout 300s;${o.proxyTo ? `
+  upstream target {
+    server ${hostPort(o.proxyTo)};
+    keepalive 128;
+    keepalive_requests 100000000;
+  }` : ""}
   server {
     listen ${hostPort(listen)};
-    location / {
+    location / {${o.proxyTo ? `
+      proxy_pass http://target;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;` : `
       default_type text/plain;
-      return 200 "${body}";
+      return 200 "${body}";`}
     }
   }
 }
@@ -50,6 +61,11 @@ http {
 }
 
 export async function startNginx(scope: Scope, dir: string, o: NginxOptions): Promise<Endpoint> {
+  return (await startNginxDaemon(scope, dir, o)).endpoint;
+}
+
+/** Start it and wait until it listens: where, and its process (for CPU accounting). */
+export async function startNginxDaemon(scope: Scope, dir: string, o: NginxOptions): Promise<{ endpoint: Endpoint; daemon: Daemon }> {
   const place = o.place ?? LOOPBACK;
   const endpoint = await place.freePort();
   const conf = join(dir, "nginx.conf");
@@ -60,7 +76,7 @@ export async function startNginx(scope: Scope, dir: string, o: NginxOptions): Pr
   await place.waitForListen(endpoint, {
     giveUp: () => (daemon.exit() ? `nginx exited: ${daemon.logTail()}\n${readTail(join(dir, "nginx-error.log"))}` : null),
   });
-  return endpoint;
+  return { endpoint, daemon };
 }
 
 function readTail(path: string): string {

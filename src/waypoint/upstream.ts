@@ -68,6 +68,10 @@ export class Upstream {
       expectedIdentity: hop.hbone.identity,
       connect: { target: hop.target, source: self.address, baggage: baggageOf(self.workload), traceparent: newTraceparent() },
     });
+    // A tunnel is half-open by default; an HTTP/1.1 connection is not. Once the endpoint has closed
+    // its side (an idle keep-alive connection it timed out), close ours too, so the Agent drops the
+    // connection instead of sending the next request into a tunnel the endpoint no longer reads.
+    stream.once("end", () => stream.end());
     return asHttpSocket(stream);
   }
 
