@@ -231,6 +231,8 @@ describe("waypoint: HTTP/1.1 through sleep → ztunnel → waypoint → ztunnel 
       expect(line?.response_code).toBe(200);
       expect(line?.bytes_sent).toBe(Buffer.byteLength(got.kind === "response" ? got.body : ""));
       expect(line?.bytes_received).toBe(0);
+      // Envoy's %REQ(X-FORWARDED-FOR)%: the header as the waypoint sent it on, client appended.
+      expect(line?.x_forwarded_for).toBe("127.0.1.10");
     });
     // The waypoint's upstream connection is open (kept alive): the destination ztunnel lists it with the waypoint as the source.
     const open = (await (await fetch(`http://127.0.0.32:${ztunnels[1]?.addresses.admin?.port}/connections`)).json()) as Array<Record<string, unknown>>;

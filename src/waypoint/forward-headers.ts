@@ -50,7 +50,7 @@ const uuid = (hex: string) => `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.sli
  * Request headers for the upstream: end-to-end fields, then the proxy's own. Returns the headers
  * and the request id and traceparent they carry (for the access log).
  */
-export function upstreamRequestHeaders(raw: readonly string[], facts: ForwardFacts): { headers: Array<[string, string]>; requestId: string; traceparent: string } {
+export function upstreamRequestHeaders(raw: readonly string[], facts: ForwardFacts): { headers: Array<[string, string]>; requestId: string; traceparent: string; forwardedFor: string } {
   const headers: Array<[string, string]> = [];
   let xff: string | undefined;
   let requestId: string | undefined;
@@ -63,7 +63,8 @@ export function upstreamRequestHeaders(raw: readonly string[], facts: ForwardFac
     else if (lower === "traceparent" && parentTrace === undefined) parentTrace = value.trim().toLowerCase();
     else if (lower !== "x-request-id" && lower !== "traceparent") headers.push([name, value]);
   }
-  headers.push(["x-forwarded-for", xff === undefined ? facts.clientAddress : `${xff}, ${facts.clientAddress}`]);
+  const forwardedFor = xff === undefined ? facts.clientAddress : `${xff}, ${facts.clientAddress}`;
+  headers.push(["x-forwarded-for", forwardedFor]);
   headers.push(["x-forwarded-proto", "http"]);
   requestId ??= uuid(facts.randomHex(16));
   headers.push(["x-request-id", requestId]);
@@ -72,5 +73,5 @@ export function upstreamRequestHeaders(raw: readonly string[], facts: ForwardFac
   const flags = m ? (m[4] as string) : "01";
   const traceparent = `00-${traceId}-${facts.randomHex(8)}-${flags}`;
   headers.push(["traceparent", traceparent]);
-  return { headers, requestId, traceparent };
+  return { headers, requestId, traceparent, forwardedFor };
 }

@@ -157,7 +157,7 @@ export class HttpProxy {
       return;
     }
     const { listener, port } = facts.match;
-    const { headers, requestId } = upstreamRequestHeaders(req.rawHeaders, { clientAddress: facts.client.address, randomHex });
+    const { headers, requestId, forwardedFor } = upstreamRequestHeaders(req.rawHeaders, { clientAddress: facts.client.address, randomHex });
     const url = req.url ?? "/";
     const q = url.indexOf("?");
     const path = normalizePath(q < 0 ? url : url.slice(0, q));
@@ -182,7 +182,7 @@ export class HttpProxy {
     const record = (status: number, flag: string) => {
       if (recorded) return;
       recorded = true;
-      this.#record(exchange, requestId, started, status, flag);
+      this.#record(exchange, requestId, forwardedFor, started, status, flag);
       void ctx.finish();
     };
     res.on("close", () => {
@@ -297,7 +297,7 @@ export class HttpProxy {
     });
   }
 
-  #record(exchange: Exchange, requestId: string, started: number, status: number, flag: string): void {
+  #record(exchange: Exchange, requestId: string, forwardedFor: string, started: number, status: number, flag: string): void {
     const { req, facts, hop } = exchange;
     const state = this.#o.state();
     const sourceWorkload = state.workloadAt(facts.client.address);
@@ -315,7 +315,7 @@ export class HttpProxy {
       responseBytes: exchange.responseBytes,
       requestId,
       userAgent: req.headers["user-agent"],
-      forwardedFor: req.headers["x-forwarded-for"] as string | undefined,
+      forwardedFor,
       upstreamHost: hop ? formatEndpoint(hop.target) : undefined,
       source: { principal: facts.peerIdentity, ...(sourceWorkload ? { workload: sourceWorkload.name, namespace: sourceWorkload.namespace } : {}) },
       destination: {
