@@ -39,6 +39,8 @@ export const demoCommand: Command = {
     try {
       for (const step of check ? CHECK_STEPS : [...INTRO_STEPS, ...WAYPOINT_STEPS]) {
         out(`${++n}. ${stepTitle(step)}\n`);
+        // A split step sends hundreds of requests: their access-log lines would bury the story.
+        showAccess = step.kind !== "split";
         const report = await runStep(mesh, step, (node) => accessLogs[node] ?? []);
         out(`   ${report.ok ? "ok" : "FAILED"}: ${report.detail}\n`);
         if (!report.ok) failures.push(`step ${n}: ${stepTitle(step)}: ${report.detail}`);
@@ -50,7 +52,8 @@ export const demoCommand: Command = {
       out(`\nThe policy is in place. Try it yourself (access logs appear below):\n`);
       out(`  ${curlCommand("sleep")}      # 200\n`);
       out(`  ${curlCommand("notsleep")}   # refused: curl exit 97\n`);
-      out(`  ${curlCommand("sleep", "reviews")}          # through the waypoint: reviews-v1, v2 or v3\n`);
+      out(`  ${curlCommand("sleep", "reviews")}          # through the waypoint: reviews-v1 (80 %), v2 or v3 (10 % each)\n`);
+      out(`  ${curlCommand("sleep", "reviews", { "end-user": "jason" })}   # jason always gets reviews-v2\n`);
       out(`  curl http://${DEMO.waypoint.admin}:15000/config_dump    # the waypoint's listeners and filter chain\n`);
       out(`  curl http://${DEMO.nodes["node-1"]}:15000/config_dump     # node-1's workloads, policies, certificates, connections\n`);
       out(`  curl http://${DEMO.nodes["node-2"]}:15020/metrics         # istio_tcp_* metrics\n`);

@@ -3,7 +3,7 @@
  * it does and what should happen; `runWalkthrough` carries the steps out against a running demo
  * mesh and reports every step that misbehaved (what `mesh demo --check` exits non-zero on).
  */
-import { ALLOW_SLEEP_YAML } from "./manifests.ts";
+import { ALLOW_SLEEP_YAML, REVIEWS_ROUTE_YAML } from "./manifests.ts";
 import { DEMO, type DemoMesh } from "./demo-mesh.ts";
 import { socksGet, type GetOutcome } from "./socks-get.ts";
 
@@ -22,6 +22,8 @@ export type Step =
       readonly why: string;
     }
   | { readonly kind: "apply" | "remove"; readonly what: string; readonly yaml: string }
+  /** `requests` requests from sleep to reviews; the share answered by each version must fall in its range (percent). */
+  | { readonly kind: "split"; readonly requests: number; readonly shares: Readonly<Record<string, readonly [number, number]>>; readonly why: string }
   | { readonly kind: "access-log"; readonly node: string; readonly mustContain: readonly string[]; readonly why: string };
 
 const SLEEP_ID = "spiffe://cluster.local/ns/bookinfo/sa/sleep";
@@ -42,6 +44,10 @@ export const INTRO_STEPS: readonly Step[] = [
 export const WAYPOINT_STEPS: readonly Step[] = [
   { kind: "request", from: "sleep", to: "reviews", expect: "allowed", bodyContains: "reviews-v", why: "reviews uses a waypoint: sleep → ztunnel → waypoint → ztunnel → reviews, carried per HTTP request" },
   { kind: "access-log", node: "waypoint", mustContain: ["request complete", `src.identity=${SLEEP_ID}`, `dst.identity=${REVIEWS_ID}`], why: "the waypoint saw sleep's identity and chose a reviews endpoint for the request" },
+  { kind: "apply", what: "HTTPRoute bookinfo/reviews: end-user jason → reviews-v2, everyone else 80/10/10 over v1/v2/v3 (and a Service per version)", yaml: REVIEWS_ROUTE_YAML },
+  { kind: "request", from: "sleep", to: "reviews", headers: { "end-user": "jason" }, expect: "allowed", bodyContains: "reviews-v2", why: "the route's header match sends jason to v2" },
+  // 400 requests: each share's standard deviation is at most 2 points, so these ranges hold by 4σ or more.
+  { kind: "split", requests: 400, shares: { "reviews-v1": [70, 90], "reviews-v2": [3, 17], "reviews-v3": [3, 17] }, why: "the waypoint's router draws each request's backend by weight" },
 ];
 
 export const CHECK_STEPS: readonly Step[] = [
@@ -85,6 +91,21 @@ export async function runStep(mesh: DemoMesh, step: Step, accessLog: (node: stri
         await new Promise((r) => setTimeout(r, 50));
       }
     }
+    case "split": {
+      const counts: Record<string, number> = {};
+      for (let i = 0; i < step.requests; i++) {
+        const o = await socksGet({ from: DEMO.workloads.sleep as string, socks: { host: DEMO.nodes["node-1"] as string, port: DEMO.socksPort }, host: "reviews.bookinfo", port: DEMO.productpagePort, path: `/split/${i}` });
+        const version = o.kind === "response" && o.status === 200 ? (/^reviews-v\d+/.exec(o.body)?.[0] ?? "other") : describe(o);
+        counts[version] = (counts[version] ?? 0) + 1;
+      }
+      const pct = (n: number | undefined) => Math.round(((n ?? 0) * 1000) / step.requests) / 10;
+      const detail = Object.entries(counts)
+        .sort()
+        .map(([v, n]) => `${v} ${pct(n)}%`)
+        .join(", ");
+      const ok = Object.keys(counts).every((v) => v in step.shares) && Object.entries(step.shares).every(([v, [lo, hi]]) => pct(counts[v]) >= lo && pct(counts[v]) <= hi);
+      return { step, ok, detail: `${step.requests} requests: ${detail}` };
+    }
     case "request": {
       // A policy change reaches the ztunnels within milliseconds; allow a few tries for it.
       let outcome: GetOutcome = { kind: "failed", error: "not tried" };
@@ -103,5 +124,6 @@ export async function runStep(mesh: DemoMesh, step: Step, accessLog: (node: stri
 export function stepTitle(step: Step): string {
   if (step.kind === "request") return `${step.from} → ${step.to ?? "productpage"}${step.headers ? ` with ${Object.entries(step.headers).map(([k, v]) => `${k}: ${v}`).join(", ")}` : ""} (expect ${step.expect}${step.bodyContains ? ` from ${step.bodyContains}` : ""}: ${step.why})`;
   if (step.kind === "access-log") return `access log on ${step.node}: ${step.why}`;
+  if (step.kind === "split") return `sleep → reviews ${step.requests} times (expect ${Object.entries(step.shares).map(([v, [lo, hi]]) => `${v} ${lo}-${hi}%`).join(", ")}: ${step.why})`;
   return `${step.kind === "apply" ? "apply" : "delete"} ${step.what}`;
 }
