@@ -1,6 +1,8 @@
 /**
  * A ztunnel whose control plane speaks TLS authenticates xDS with its node certificate (asked for
  * with its node token), not with the token: the control plane logs how each proxy authenticated.
+ * A node certificate holds only while the token it was issued against does, so after a token
+ * rotation (new token file, old token revoked) the ztunnel reconnects with a new one.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -50,8 +52,9 @@ afterAll(async () => {
 });
 
 describe.skipIf(skip !== null)("ztunnel over TLS", () => {
+  let token: string;
   test("authenticates xDS with its node certificate, not its token", async () => {
-    const token = (await cp.tokens.mint("node-1", 3600_000)).token;
+    token = (await cp.tokens.mint("node-1", 3600_000)).token;
     const loopback = { host: "127.0.0.1", port: 0 };
     zt = await startZtunnel(
       {
@@ -75,4 +78,19 @@ describe.skipIf(skip !== null)("ztunnel over TLS", () => {
     expect(cpLines.filter((l) => l.includes("proxy connected")).join("\n")).not.toMatch(/via="?token/);
     expect(ztLines.some((l) => l.includes("no node certificate"))).toBe(false);
   });
+
+  test("a rotated token: revoking the old one ends the stream, and the ztunnel reconnects with a node certificate issued against the new one", async () => {
+    if (!zt) throw new Error("needs the ztunnel of the test before");
+    const old = await cp.tokens.verify(token);
+    const rotated = await cp.tokens.mint("node-1", 3600_000);
+    token = rotated.token; // the operator writes the new token file…
+    const connectedBefore = cpLines.filter((l) => l.includes("proxy connected") && l.includes("node-1")).length;
+    await cp.tokens.revoke({ id: old.id }); // …then revokes the old token
+    await eventually(() => expect(cpLines.some((l) => l.includes("its credentials no longer hold") && l.includes("node-1"))).toBe(true), { what: "the old certificate's stream to end" });
+    await eventually(() => expect(cpLines.filter((l) => l.includes("proxy connected") && l.includes("node-1")).length).toBeGreaterThan(connectedBefore), { timeoutMs: 15_000, what: "the ztunnel to reconnect" });
+    const again = cpLines.filter((l) => l.includes("proxy connected") && l.includes("node-1")).slice(connectedBefore);
+    expect(again.join("\n")).toMatch(/via="?certificate/);
+    expect(cpLines.some((l) => l.includes("xDS/CA request refused") && l.includes("node certificate refused"))).toBe(false);
+    await zt.xds.synced();
+  }, 30_000);
 });

@@ -137,7 +137,7 @@ export async function startControlPlane(config: ControlPlaneConfig, rt: RuntimeP
   }
   try {
     // A proxy speaks for a node with that node's certificate or token (never a workload certificate).
-    const authenticate = requestAuthenticator((authorization) => tokens.verifyHeader(authorization));
+    const authenticate = requestAuthenticator({ verifyHeader: (authorization) => tokens.verifyHeader(authorization), verifyId: (id, node) => tokens.verifyId(id, node) });
     const xdsTls = config.xds.tls ? { tls: { ...config.xds.tls, clientCas: rotation.material.trustBundle } } : {};
     xds = await startXdsListener({ host: config.xds.host, port: config.xds.port, limits, ...xdsTls }, hub, logs.logger("xds"), authenticate, metrics, (router) =>
       router.service(

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { formatNodeUri, parseNodeUri } from "./node-identity.ts";
+import { formatNodeTokenCommonName, formatNodeUri, parseNodeTokenCommonName, parseNodeUri } from "./node-identity.ts";
 
 describe("node URIs", () => {
   test.each([
@@ -17,5 +17,25 @@ describe("node URIs", () => {
 
   test("format and parse round-trip", () => {
     expect(parseNodeUri(formatNodeUri("node-7"))).toBe("node-7");
+  });
+});
+
+describe("the node token a node certificate names (subject CN)", () => {
+  const ID = "5b0c6f1e-0000-4000-8000-000000000001";
+  test.each([
+    [`node-token:${ID}`, ID],
+    [undefined, undefined],
+    ["", undefined],
+    [ID, undefined],
+    ["node-token:", undefined],
+    [`node-token:${ID.toUpperCase()}`, undefined],
+    [`node-token:${ID}/x`, undefined],
+    [`NODE-TOKEN:${ID}`, undefined],
+  ])("%s → %s", (cn, id) => {
+    expect(parseNodeTokenCommonName(cn)).toBe(id);
+  });
+
+  test("format and parse round-trip", () => {
+    expect(parseNodeTokenCommonName(formatNodeTokenCommonName(ID))).toBe(ID);
   });
 });

@@ -4,7 +4,7 @@
  * the shape it expects and every refusal says where the mistake is.
  */
 import { PluginConfigError } from "./errors.ts";
-import { regexHazard } from "./regex-hazard.ts";
+import { regexHazard } from "../util/regex-hazard.ts";
 
 export type ConfigObject = Readonly<Record<string, unknown>>;
 
@@ -66,7 +66,8 @@ export function readEnum<T extends string>(v: unknown, path: string, values: rea
 
 /**
  * A regular expression the filter will run, compiled once; anchored when `whole` (a full match, as
- * Envoy's safe_regex). Patterns that can backtrack exponentially are refused (./regex-hazard.ts).
+ * Envoy's safe_regex). Patterns that can backtrack exponentially are refused (src/util/regex-hazard.ts, the check the
+ * control plane runs on route regexes too).
  */
 export function readRegExp(v: unknown, path: string, whole = true): RegExp {
   const source = readString(v, path, { min: 1 });

@@ -121,7 +121,7 @@ export async function startZtunnel(config: ZtunnelConfig, rt: RuntimePort, logs:
     const tls = config.controlPlaneCa ? { ca: config.controlPlaneCa } : undefined;
     const signer = caClient({ server: config.controlPlane, token: config.token, ...(tls ? { tls } : {}) });
     // Over TLS the ztunnel authenticates xDS with its node certificate (asked for with the token).
-    const nodeCertificate = new NodeCertificate({ node: config.node, signer, clock: systemClock, ...(config.certTtlSeconds ? { ttlSeconds: config.certTtlSeconds } : {}) });
+    const nodeCertificate = new NodeCertificate({ node: config.node, signer, clock: systemClock, token: config.token, ...(config.certTtlSeconds ? { ttlSeconds: config.certTtlSeconds } : {}) });
     const clientCertificate = async () => {
       try {
         const c = await nodeCertificate.get();

@@ -1,7 +1,8 @@
 /**
  * A raw delta ADS stream for attack tests: any DeltaDiscoveryRequest the test writes is sent as
  * is (a well-behaved client never would), responses are collected, and the stream's end (a gRPC
- * status, or OK) is recorded. Over h2c to an in-process control plane on loopback.
+ * status, or OK) is recorded. Over h2c to an in-process control plane on loopback, or over TLS
+ * (`tls`: the server's CA, and a client certificate to present) with or without a token.
  */
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { ConnectError, createClient } from "@connectrpc/connect";
@@ -19,11 +20,12 @@ export class RawAdsStream {
   readonly #out = new AsyncQueue<ReturnType<typeof create<typeof DeltaDiscoveryRequestSchema>>>();
   readonly #abort = new AbortController();
 
-  constructor(server: string, token: string) {
-    const client = createClient(AggregatedDiscoveryService, createGrpcTransport({ baseUrl: server, readMaxBytes: 16 * 1024 * 1024, acceptCompression: [] }));
+  constructor(server: string, token: string | undefined, tls?: { ca: string; cert?: string; key?: string }) {
+    const client = createClient(AggregatedDiscoveryService, createGrpcTransport({ baseUrl: server, readMaxBytes: 16 * 1024 * 1024, acceptCompression: [], ...(tls ? { nodeOptions: tls } : {}) }));
+    const headers: Record<string, string> = token === undefined ? {} : { authorization: `Bearer ${token}` };
     void (async () => {
       try {
-        for await (const r of client.deltaAggregatedResources(this.#out, { signal: this.#abort.signal, headers: { authorization: `Bearer ${token}` } })) this.received.push(r);
+        for await (const r of client.deltaAggregatedResources(this.#out, { signal: this.#abort.signal, headers })) this.received.push(r);
         this.ended = { code: "ok", message: "" };
       } catch (err) {
         const e = ConnectError.from(err);

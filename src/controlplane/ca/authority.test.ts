@@ -100,15 +100,20 @@ describe("certificate authority", () => {
     }
   });
 
-  test("a node CSR is a node subject and its certificate carries the node URI alone", async () => {
+  test("a node CSR is a node subject; its certificate carries the node URI alone and names its token in the subject", async () => {
     const ca = await loadOrCreateRoot(fileSecrets(join(dir, "data")), "cluster.local", NOW);
     const inspected = await inspectCsr(await createCsr(await generateWorkloadKey(), "urn:mesh:node:node-7"), settings);
     expect(inspected.subject).toEqual({ kind: "node", node: "node-7" });
-    const issued = await signFor(ca, settings, inspected, 0, NOW);
+    await refusal(signFor(ca, settings, inspected, 0, NOW), "internal", /only against a node token/);
+    const issued = await signFor(ca, settings, inspected, 0, NOW, "5b0c6f1e-0000-4000-8000-000000000007");
     const leaf = join(dir, "node-7.pem");
     writeFileSync(leaf, issued.chain[0] as string);
-    const text = await runOk(["openssl", "x509", "-noout", "-ext", "subjectAltName", "-in", leaf]);
-    expect(text.trim().split("\n").slice(1).map((l) => l.trim())).toEqual(["URI:urn:mesh:node:node-7"]);
+    const text = await runOk(["openssl", "x509", "-noout", "-ext", "subjectAltName", "-subject", "-nameopt", "RFC2253", "-in", leaf]);
+    expect(text.trim().split("\n").map((l) => l.trim())).toEqual(["X509v3 Subject Alternative Name: critical", "URI:urn:mesh:node:node-7", "subject=CN=node-token:5b0c6f1e-0000-4000-8000-000000000007"]);
+    // A workload certificate keeps the empty subject.
+    const workload = await signFor(ca, settings, await inspectCsr(await createCsr(await generateWorkloadKey(), "spiffe://cluster.local/ns/a/sa/b"), settings), 0, NOW, "5b0c6f1e-0000-4000-8000-000000000007");
+    writeFileSync(leaf, workload.chain[0] as string);
+    expect((await runOk(["openssl", "x509", "-noout", "-subject", "-in", leaf])).trim()).toBe("subject=");
   });
 
   test("refuses what it must not sign", async () => {

@@ -11,7 +11,7 @@ import { MeshError } from "../../errors/mesh-error.ts";
 import type { SigningAuthority } from "../../identity/x509/certificate.ts";
 import { parseCsrFast, signLeafDer, type LeafSigner } from "../../identity/x509/fast-ca.ts";
 import { toPem } from "../../identity/x509/pem.ts";
-import { NODE_URI_PREFIX, parseNodeUri } from "../../identity/node-identity.ts";
+import { formatNodeTokenCommonName, NODE_URI_PREFIX, parseNodeUri } from "../../identity/node-identity.ts";
 import { parseSpiffeId, type WorkloadIdentity } from "../../identity/spiffe.ts";
 
 export interface CaSettings {
@@ -91,19 +91,27 @@ export function lifetimeFor(requestedMs: number, settings: CaSettings): number {
   return requestedMs === 0 ? settings.defaultTtlMs : requestedMs;
 }
 
+/**
+ * Sign what `inspected` asks for. A node certificate names the node token it is issued against
+ * (`tokenId`, required for one) in its subject: the control plane accepts it only while that
+ * token holds.
+ */
 export async function signFor(
   material: CaMaterial,
   settings: CaSettings,
   inspected: InspectedCsr,
   ttlMs: number,
   now: Date,
+  tokenId?: string,
 ): Promise<Issued> {
+  if (inspected.subject.kind === "node" && tokenId === undefined) throw new MeshError("internal", "a node certificate is signed only against a node token");
   const lifetime = lifetimeFor(ttlMs, settings);
   const notBefore = new Date(now.getTime() - settings.backdateMs);
   let notAfter = new Date(now.getTime() + lifetime);
   // A leaf never outlives the certificate that signs it.
   const signerExpiry = material.signing.certificate.notAfter.value;
   if (notAfter > signerExpiry) notAfter = signerExpiry;
-  const leaf = signLeafDer(material.leafSigner, inspected.spki, inspected.uri, notBefore, notAfter);
+  const commonName = inspected.subject.kind === "node" ? formatNodeTokenCommonName(tokenId as string) : undefined;
+  const leaf = signLeafDer(material.leafSigner, inspected.spki, inspected.uri, notBefore, notAfter, commonName);
   return { uri: inspected.uri, chain: [toPem("CERTIFICATE", leaf), ...material.chain], notAfter };
 }

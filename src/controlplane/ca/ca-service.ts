@@ -4,7 +4,8 @@
  * authenticates with a node token (`authorization: Bearer …`, checked by the listener before the
  * CSR is read); the CA signs only identities of workloads bound to that node in the registry, and
  * the node certificate of that node itself. A node certificate does not authenticate a CSR: it
- * cannot renew itself past a revoked token. Every refusal is logged with its reason.
+ * cannot renew itself past a revoked token, and it names the token it was issued against, so it
+ * stops authenticating when that token is revoked or expires. Every refusal is logged with its reason.
  */
 import type { ServiceImpl } from "@connectrpc/connect";
 import { MeshError } from "../../errors/mesh-error.ts";
@@ -53,7 +54,7 @@ export function caService(deps: CaServiceDeps): ServiceImpl<typeof IstioCertific
         const inspected = await inspectCsr(req.csr, deps.settings);
         authorizeCsr(principal, inspected.subject, deps.isBound);
         const ttlMs = Number(req.validityDuration) * 1000;
-        const result = await signFor(deps.material(), deps.settings, inspected, ttlMs, now());
+        const result = await signFor(deps.material(), deps.settings, inspected, ttlMs, now(), principal?.tokenId);
         issued.labels().inc();
         signTime.labels().observe((performance.now() - started) / 1000);
         deps.log.debug("certificate issued", { node, identity: result.uri, notAfter: result.notAfter.toISOString() });

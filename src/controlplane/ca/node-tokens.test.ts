@@ -45,6 +45,26 @@ describe("node tokens", () => {
     await refused(token, /expired/);
   });
 
+  test("verifyId: a token id holds for its node until the token is revoked or its whole-second exp passes", async () => {
+    const idRefusal = (id: string, node: string) =>
+      tokens.verifyId(id, node).then(
+        () => "held",
+        (err: unknown) => (isMeshError(err, "unauthenticated") ? (err as Error).message : `unexpected ${String(err)}`),
+      );
+    clock = new Date("2026-11-22T00:00:00.700Z");
+    const { record } = await tokens.mint("node-1", 2000); // exp claim: 00:00:02 (whole seconds)
+    expect(await idRefusal(record.id, "node-1")).toBe("held");
+    expect(await idRefusal(record.id, "node-2")).toBe("node token refused: node does not match its record");
+    expect(await idRefusal("5b0c6f1e-0000-4000-8000-000000000009", "node-1")).toBe("node token refused: unknown token id");
+    clock = new Date("2026-11-22T00:00:01.999Z");
+    expect(await idRefusal(record.id, "node-1")).toBe("held");
+    clock = new Date("2026-11-22T00:00:02.000Z");
+    expect(await idRefusal(record.id, "node-1")).toBe("node token refused: expired");
+    const other = await tokens.mint("node-1", 3600_000);
+    await tokens.revoke({ id: other.record.id });
+    expect(await idRefusal(other.record.id, "node-1")).toBe(`node token refused: revoked (id ${other.record.id})`);
+  });
+
   test("tampered, foreign-signed, wrong-audience and unrecorded tokens are refused", async () => {
     const { token } = await tokens.mint("node-1", 3600_000);
     const [h, p, sig] = token.split(".") as [string, string, string];

@@ -36,6 +36,12 @@ export interface NodeTokens {
   verify(token: string): Promise<{ node: string; id: string }>;
   /** verify() for a request's authorization header; a missing token is unauthenticated too. */
   verifyHeader(header: string | null | undefined): Promise<{ node: string; id: string }>;
+  /**
+   * Is the token with this id still good for this node (recorded, not revoked, not expired)? What a
+   * node certificate is checked against: it names the token it was issued against. MeshError
+   * ("unauthenticated") when not.
+   */
+  verifyId(id: string, node: string): Promise<void>;
   list(): Promise<NodeTokenRecord[]>;
   /** Revoke one token by id, or every token of a node; returns what was revoked. */
   revoke(selector: { id?: string; node?: string }): Promise<NodeTokenRecord[]>;
@@ -93,12 +99,18 @@ export async function createNodeTokens(options: { secrets: SecretStore; store: C
       if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value as string);
       verified.set(token, payload);
     }
-    const stored = await options.store.get(key(payload.jti as string));
+    const record = await recordFor(payload.jti as string, payload.sub as string);
+    return { node: record.node, id: record.id };
+  };
+
+  /** The token's record, refused when missing, revoked or for another node. */
+  const recordFor = async (id: string, node: string): Promise<NodeTokenRecord> => {
+    const stored = await options.store.get(key(id));
     if (!stored) throw new MeshError("unauthenticated", "node token refused: unknown token id");
     const record = recordOf(stored.spec);
     if (record.revoked) throw new MeshError("unauthenticated", `node token refused: revoked (id ${record.id})`);
-    if (record.node !== payload.sub) throw new MeshError("unauthenticated", "node token refused: node does not match its record");
-    return { node: record.node, id: record.id };
+    if (record.node !== node) throw new MeshError("unauthenticated", "node token refused: node does not match its record");
+    return record;
   };
 
   return {
@@ -123,6 +135,11 @@ export async function createNodeTokens(options: { secrets: SecretStore; store: C
     },
 
     verify,
+    async verifyId(id, node) {
+      const record = await recordFor(id, node);
+      // The token's exp claim is whole seconds: expire the record at the same instant.
+      if (Math.floor(Date.parse(record.expiresAt) / 1000) * 1000 <= now().getTime()) throw new MeshError("unauthenticated", "node token refused: expired");
+    },
     async verifyHeader(header) {
       const token = bearerToken(header);
       if (!token) throw new MeshError("unauthenticated", "a node token is required (authorization: Bearer …)");

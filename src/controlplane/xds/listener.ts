@@ -22,7 +22,7 @@ import { MeshError } from "../../errors/mesh-error.ts";
 import type { Logger } from "../../telemetry/log.ts";
 import type { MetricsRegistry } from "../../telemetry/metrics.ts";
 import { adsService } from "./ads.ts";
-import type { RequestAuthenticator } from "./authenticate.ts";
+import { NO_PEER_CERTIFICATE, type PeerCertificate, type RequestAuthenticator } from "./authenticate.ts";
 import { ConnectionGuard, type ConnectionGuardStats } from "./connection-guard.ts";
 import type { ConnectionLimits } from "./connection-limits.ts";
 import { PROXY_PRINCIPAL, type ProxyPrincipal } from "./principal.ts";
@@ -55,6 +55,12 @@ const CLOSE_GRACE_MS = 2000;
 const READ_MAX_BYTES = 4 * 1024 * 1024;
 /** HTTP/2 flow-control window per stream: what a client can make us buffer before a handler reads. */
 const STREAM_WINDOW_BYTES = 64 * 1024;
+
+/** The verified client certificate's URI SANs and subject CN (a node certificate names its token there; two CNs name none). */
+function peerCertificate(cert: tls.PeerCertificate): PeerCertificate {
+  const cn: unknown = cert.subject?.CN;
+  return { uris: peerUris(cert), commonName: typeof cn === "string" ? cn : undefined };
+}
 
 function closeSession(session: http2.Http2Session | undefined): void {
   if (!session || session.destroyed) return;
@@ -91,8 +97,8 @@ export async function startXdsListener(
     const session = req.stream.session;
     const socket = session?.socket as tls.TLSSocket | undefined;
     // Unverified client certificates are let through (the token is the fallback): only a verified one counts.
-    const uris = options.tls && socket?.authorized && typeof socket.getPeerCertificate === "function" ? peerUris(socket.getPeerCertificate()) : [];
-    authenticate(req.headers.authorization, uris).then(
+    const peer = options.tls && socket?.authorized && typeof socket.getPeerCertificate === "function" ? peerCertificate(socket.getPeerCertificate()) : NO_PEER_CERTIFICATE;
+    authenticate(req.headers.authorization, peer).then(
       (principal) => {
         if (req.stream.destroyed) return;
         principals.set(req, principal);

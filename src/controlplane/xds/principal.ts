@@ -8,7 +8,9 @@ export interface ProxyPrincipal {
   readonly node: string;
   /** How it was proved: the node certificate, or the node token. */
   readonly via: "certificate" | "token";
-  /** Proves it again with the same credentials (a long-lived stream re-checks a token that may since have been revoked or expired). */
+  /** The node token's id: the token presented (via token), or the one the certificate was issued against. */
+  readonly tokenId: string;
+  /** Proves it again with the same credentials (a long-lived stream re-checks a token — presented, or named by its certificate — that may since have been revoked or expired). */
   readonly recheck: () => Promise<void>;
 }
 

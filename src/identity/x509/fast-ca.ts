@@ -143,9 +143,18 @@ const SAN_OID = oid(OID.subjectAltName);
 const AKI_OID = oid(OID.authorityKeyIdentifier);
 const VERSION_3 = explicit(0, Uint8Array.of(0x02, 0x01, 0x02));
 const EMPTY_NAME = seq();
+const COMMON_NAME_OID = oid(OID.commonName);
 
-/** DER of a workload leaf for `spki` with `uri` as its only (critical) SAN. */
-export function signLeafDer(signer: LeafSigner, spki: Uint8Array, uri: string, notBefore: Date, notAfter: Date): Uint8Array {
+/** A subject name of one common name (UTF8String), or the empty name. */
+function subjectName(commonName: string | undefined): Uint8Array {
+  return commonName === undefined ? EMPTY_NAME : seq(tlv(0x31, seq(COMMON_NAME_OID, tlv(0x0c, new TextEncoder().encode(commonName)))));
+}
+
+/**
+ * DER of a leaf for `spki` with `uri` as its only (critical) SAN. `commonName`, when given, is the
+ * subject's one CN (a node certificate names the node token it was issued against there).
+ */
+export function signLeafDer(signer: LeafSigner, spki: Uint8Array, uri: string, notBefore: Date, notAfter: Date, commonName?: string): Uint8Array {
   const serial = randomBytes(16);
   serial[0] = ((serial[0] as number) & 0x7f) | 0x01;
   const san = seq(SAN_OID, TRUE, octets(seq(tlv(0x86, new TextEncoder().encode(uri)))));
@@ -156,7 +165,7 @@ export function signLeafDer(signer: LeafSigner, spki: Uint8Array, uri: string, n
     signer.algorithm.der,
     signer.issuerName,
     seq(time(notBefore), time(notAfter)),
-    EMPTY_NAME,
+    subjectName(commonName),
     spki,
     explicit(3, seq(EXT_BASIC_CONSTRAINTS, EXT_KEY_USAGE, EXT_EXT_KEY_USAGE, aki, san)),
   );

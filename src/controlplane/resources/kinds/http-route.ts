@@ -9,12 +9,14 @@
  * type appears once per list, Exact/PathPrefix paths are clean absolute paths, a Service backend
  * names a port, backendRequest fits inside request, and so on. Regular expressions must compile
  * as JavaScript RegExps (the dialect the router runs), which is stricter than RE2 in places:
- * `(?i)` is refused.
+ * `(?i)` is refused; and they must pass the router's own hazard check (no exponential
+ * backtracking), or the router would refuse the waypoint's whole config.
  */
 import { z } from "zod";
 import { portNumber, duplicateIssues } from "../common.ts";
 import { defineKind } from "../kind.ts";
 import type { FieldIssue } from "../issues.ts";
+import { regexHazard } from "../../../util/regex-hazard.ts";
 
 // --- Names and references (shared_types.go, object_reference_types.go) ---
 
@@ -242,15 +244,19 @@ export type HTTPRouteSpec = z.infer<typeof httpRouteSpec>;
 
 // --- Checks shared by the route kinds ---
 
-/** A regular expression the router can compile, or why not. */
+/**
+ * A regular expression the router can compile and will accept, or why not. Every route regex the
+ * control plane accepts goes through here, and here through the plugin API's own hazard check
+ * (src/util/regex-hazard.ts): a pattern the router refuses would fail the waypoint's whole config.
+ */
 export function regexProblem(source: string): string | null {
   if (/\(\?[A-Za-z]+\)/.test(source)) return "inline flags such as (?i) are RE2 syntax; the router runs JavaScript regular expressions, which have none";
   try {
     new RegExp(source);
-    return null;
   } catch (err) {
     return `not a valid regular expression: ${(err as Error).message.replace(/^Invalid regular expression: (\/.*\/[a-z]*: )?/, "")}`;
   }
+  return regexHazard(source);
 }
 
 /** Two references to one parent must tell apart the listeners they mean (sectionName or port). */

@@ -336,3 +336,22 @@ describe("FilterPlugin", () => {
   ];
   for (const [name, yaml, want] of refused) test(`refuses ${name}`, () => expect(issuesOf(yaml)).toEqual(want));
 });
+
+describe("route regexes that backtrack exponentially (the waypoint's router would refuse its whole config)", () => {
+  const NESTED = 'nested quantifier at offset 4: a repeated group that itself repeats (like "(a+)+") can take exponential time; rewrite it without nesting';
+  const ALTERNATION = 'repeated alternation at offset 6: a group with "|" that repeats (like "(a|aa)*") can take exponential time; rewrite it without repetition';
+  const cases: Array<[string, string, string]> = [
+    ["HTTPRoute path", `${HR}spec: {rules: [{matches: [{path: {type: RegularExpression, value: '/(a+)+'}}]}]}\n`, `spec.rules[0].matches[0].path.value: ${NESTED.replace("offset 4", "offset 5")}`],
+    ["HTTPRoute header", `${HR}spec: {rules: [{matches: [{headers: [{name: x-id, type: RegularExpression, value: '(a*)*'}]}]}]}\n`, `spec.rules[0].matches[0].headers[0].value: ${NESTED}`],
+    ["HTTPRoute query parameter", `${HR}spec: {rules: [{matches: [{queryParams: [{name: q, type: RegularExpression, value: '(x|xx)+'}]}]}]}\n`, `spec.rules[0].matches[0].queryParams[0].value: ${ALTERNATION}`],
+    ["GRPCRoute service", `${GR}spec: {rules: [{matches: [{method: {type: RegularExpression, service: '(a+)+'}}]}]}\n`, `spec.rules[0].matches[0].method.service: ${NESTED}`],
+    ["GRPCRoute method", `${GR}spec: {rules: [{matches: [{method: {type: RegularExpression, method: '(x|xx)+'}}]}]}\n`, `spec.rules[0].matches[0].method.method: ${ALTERNATION}`],
+    ["GRPCRoute header", `${GR}spec: {rules: [{matches: [{headers: [{name: x-id, type: RegularExpression, value: '(a*)*'}]}]}]}\n`, `spec.rules[0].matches[0].headers[0].value: ${NESTED}`],
+  ];
+  for (const [where, yaml, want] of cases) test(`refuses one in a ${where} with its field path`, () => expect(issuesOf(yaml)).toEqual([want]));
+
+  test("accepts safe patterns in every regex field", () => {
+    accepted(`${HR}spec: {rules: [{matches: [{path: {type: RegularExpression, value: '/api/v[0-9]+/.*'}, headers: [{name: x-id, type: RegularExpression, value: '(ab){2}'}], queryParams: [{name: q, type: RegularExpression, value: '(a|b)'}]}]}]}\n`);
+    accepted(`${GR}spec: {rules: [{matches: [{method: {type: RegularExpression, service: 'grpc\\.health\\.v1\\..*', method: '(?:Check)+'}, headers: [{name: x-id, type: RegularExpression, value: '(a)+'}]}]}]}\n`);
+  });
+});

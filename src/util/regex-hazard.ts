@@ -2,7 +2,10 @@
  * JavaScript regular expressions backtrack: a nested quantifier such as `(a+)+` takes time
  * exponential in the input, so one crafted path or header can stall a waypoint for seconds
  * (measured: `/(a+)+` against 27 characters, 0.75 s on Bun). Envoy runs RE2, which cannot. Until
- * the waypoint has a linear-time engine, filters refuse such patterns at config time.
+ * the waypoint has a linear-time engine, such patterns are refused at config time — by the one
+ * check here, which both sides run: the control plane on every route regex it accepts (HTTPRoute
+ * and GRPCRoute validation, so a route the waypoint's router would refuse — failing its whole
+ * config — is refused on write, with its field path), and the plugin API's `readRegExp`.
  *
  * The check finds a quantified group (`*`, `+`, `{n,}`, `{n,m}` with m > 1) whose body itself holds
  * an unbounded quantifier, or an alternation inside a starred group — star height above one, the
