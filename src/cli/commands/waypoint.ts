@@ -22,7 +22,7 @@ export const waypointCommand: Command = {
     { name: "node", type: "string", arg: "NAME", required: true, description: "the node this replica runs on (its WorkloadEntry's spec.node)" },
     { name: "control-plane", type: "address", arg: "HOST:PORT", required: true, description: "control plane xDS and CA address, HOST:PORT" },
     { name: "control-plane-ca", type: "string", arg: "FILE", description: "PEM roots to verify the control plane's TLS certificate (without it: plaintext h2c, development only)" },
-    { name: "token-file", type: "string", arg: "FILE", required: true, description: "node token (mesh token create --node NAME); re-read on every reconnect" },
+    { name: "token-file", type: "string", arg: "FILE", required: true, description: "waypoint token (mesh token create --waypoint NS/NAME) or node token; re-read on every reconnect" },
     { name: "address", type: "string", arg: "IP", description: "which replica this is, when several of the Gateway's replicas run on the node" },
     { name: "data-dir", type: "string", arg: "DIR", default: "./waypoint-data", description: "where the last good xDS config is persisted" },
     { name: "admin-address", type: "address", arg: "HOST:PORT", default: "127.0.0.1:15000", description: "admin endpoint: config dump, log level" },
