@@ -36,8 +36,16 @@ export function commandHelp(command: Command): string {
     "",
     `Usage: mesh ${command.name}${command.usage ? ` ${command.usage}` : ""} [flags]`,
     "",
+    ...subcommandLines(command),
     "Flags:",
     ...lines.map(([l, d]) => `${l.padEnd(width)}  ${d}`),
     `${"  -h, --help".padEnd(width)}  show this help`,
   ].join("\n");
+}
+
+function subcommandLines(command: Command): string[] {
+  const subs = command.subcommands ?? [];
+  if (subs.length === 0) return [];
+  const width = Math.max(...subs.map((c) => c.name.length));
+  return ["Commands:", ...subs.map((c) => `  mesh ${c.name.padEnd(width)}  ${c.summary}`), `Run \`mesh ${command.name} <command> --help\` for a command's flags.`, ""];
 }

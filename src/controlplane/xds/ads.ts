@@ -19,6 +19,7 @@ import { MeshError } from "../../errors/mesh-error.ts";
 import type { Logger } from "../../telemetry/log.ts";
 import { AsyncQueue } from "../../xds/async-queue.ts";
 import { WAYPOINT_CONFIG_TYPE, WAYPOINT_TYPES, ZTUNNEL_TYPES } from "../../xds/type-urls.ts";
+import { formatGatewayRef } from "../../identity/gateway-ref.ts";
 import { authorizeStream } from "./authorize-stream.ts";
 import { describePrincipal, PROXY_PRINCIPAL } from "./principal.ts";
 import { BulkGate } from "./bulk-gate.ts";
@@ -97,10 +98,15 @@ export function adsService(hub: PushHub, log: Logger, shutdown: AbortSignal): Se
       // node; with a waypoint token, its own Gateway's only.
       const session = new DeltaSession(role === "waypoint" ? WAYPOINT_TYPES : ZTUNNEL_TYPES);
       const resources = () => (role === "waypoint" ? hub.waypointResources(node, principal.waypoint) : hub.ztunnelResources(node));
-      const record = hub.proxies.connect(node, role, {
-        recheck: principal.recheck,
-        end: (error) => queue.push({ kind: "refused", error }),
-      });
+      const record = hub.proxies.connect(
+        node,
+        role,
+        {
+          recheck: principal.recheck,
+          end: (error) => queue.push({ kind: "refused", error }),
+        },
+        principal.waypoint ? formatGatewayRef(principal.waypoint) : undefined,
+      );
       const off = hub.onChange(() => {
         if (updateQueued) return;
         updateQueued = true;
