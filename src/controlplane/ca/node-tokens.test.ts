@@ -92,3 +92,24 @@ describe("node tokens", () => {
     expect(await again.verify(token)).toMatchObject({ node: "node-1" });
   });
 });
+
+describe("waypoint tokens", () => {
+  test("speak for one Gateway, never a node; revoked by waypoint without touching node tokens", async () => {
+    const wp = await tokens.mintWaypoint({ namespace: "bookinfo", name: "waypoint" }, 3600_000);
+    const other = await tokens.mintWaypoint({ namespace: "bookinfo", name: "reviews-waypoint" }, 3600_000);
+    const node = await tokens.mint("node-1", 3600_000);
+    expect(wp.record).toMatchObject({ waypoint: "bookinfo/waypoint" });
+    expect(wp.record.node).toBeUndefined();
+    expect(await tokens.verify(wp.token)).toEqual({ waypoint: { namespace: "bookinfo", name: "waypoint" }, id: wp.record.id });
+    expect((await tokens.revoke({ waypoint: "bookinfo/waypoint" })).map((r) => r.id)).toEqual([wp.record.id]);
+    await refused(wp.token, /revoked/);
+    expect(await tokens.verify(other.token)).toMatchObject({ waypoint: { name: "reviews-waypoint" } });
+    expect(await tokens.verify(node.token)).toMatchObject({ node: "node-1" });
+  });
+
+  test("a Gateway that is not NAMESPACE/NAME of DNS labels is refused", async () => {
+    for (const gateway of [{ namespace: "Bookinfo", name: "wp" }, { namespace: "a/b", name: "wp" }, { namespace: "ns", name: "" }]) {
+      await expect(tokens.mintWaypoint(gateway, 3600_000)).rejects.toThrow("NAMESPACE/NAME");
+    }
+  });
+});
