@@ -232,7 +232,8 @@ async function baseline(c: BaselineConfig): Promise<BaselineResult> {
     const inspected: Awaited<ReturnType<typeof inspectCsr>>[] = [];
     const once = async (i: number, timed: boolean): Promise<void> => {
       const t0 = performance.now();
-      const { node } = await tokens.verify(tokenOf.get(nodeOf(c.shape, i)) as string);
+      const verified = await tokens.verify(tokenOf.get(nodeOf(c.shape, i)) as string);
+      const node = "node" in verified ? verified.node : "";
       const t1 = performance.now();
       const x = await inspectCsr(csrs[i] as string, settings);
       const t2 = performance.now();

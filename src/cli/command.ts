@@ -21,6 +21,11 @@ export interface Command {
   readonly usage?: string;
   readonly positionals?: { readonly min: number; readonly max: number };
   readonly options: readonly OptionSpec[];
+  /**
+   * Verbs under this command (`mesh waypoint apply`), each a command of its own whose name is the
+   * full path ("waypoint apply"). The first argument picks one; without a verb the command itself runs.
+   */
+  readonly subcommands?: readonly Command[];
   /** Runs the command; resolves to its exit code. */
   readonly run: (ctx: CommandContext) => Promise<number>;
 }

@@ -24,7 +24,7 @@ function optionLine(spec: OptionSpec): [string, string] {
   const notes: string[] = [];
   if (spec.required) notes.push("required");
   if (spec.default !== undefined) notes.push(`default ${spec.default}`);
-  notes.push(`env ${envNameFor(spec.name)}`);
+  notes.push(spec.commandLineOnly ? "command line only" : `env ${envNameFor(spec.name)}`);
   return [`  ${short}--${spec.name}${arg}`, `${spec.description} (${notes.join("; ")})`];
 }
 
@@ -36,8 +36,16 @@ export function commandHelp(command: Command): string {
     "",
     `Usage: mesh ${command.name}${command.usage ? ` ${command.usage}` : ""} [flags]`,
     "",
+    ...subcommandLines(command),
     "Flags:",
     ...lines.map(([l, d]) => `${l.padEnd(width)}  ${d}`),
     `${"  -h, --help".padEnd(width)}  show this help`,
   ].join("\n");
+}
+
+function subcommandLines(command: Command): string[] {
+  const subs = command.subcommands ?? [];
+  if (subs.length === 0) return [];
+  const width = Math.max(...subs.map((c) => c.name.length));
+  return ["Commands:", ...subs.map((c) => `  mesh ${c.name.padEnd(width)}  ${c.summary}`), `Run \`mesh ${command.name} <command> --help\` for a command's flags.`, ""];
 }

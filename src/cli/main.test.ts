@@ -87,6 +87,24 @@ describe("mesh CLI", () => {
       expect(r.err).toContain(flag);
     }
   });
+  test("waypoint verbs: an unknown one exits 2 listing them; each has its own help; no verb runs the proxy, whose flags only it requires", async () => {
+    const unknown = await cli("waypoint", "aply", "-n", "bookinfo");
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toContain('unknown waypoint command "aply"');
+    expect(unknown.err).toContain("accepted: apply, list, status, delete");
+    const help = await cli("waypoint", "apply", "--help");
+    expect(help.out).toStartWith("mesh waypoint apply — ");
+    expect(help.out).toContain("--enroll-namespace");
+    expect(help.out).not.toContain("--gateway");
+    expect((await cli("waypoint", "--help")).out).toContain("mesh waypoint status");
+    // The verb's own flags only: no --gateway needed, and --gateway is not one of them.
+    const list = await cli("waypoint", "list", "--gateway", "a/b");
+    expect(list.code).toBe(2);
+    expect(list.err).toContain("unknown flag --gateway");
+    const run = await cli("waypoint", "--node", "n");
+    expect(run.code).toBe(2);
+    expect(run.err).toContain("missing required flag --gateway");
+  });
   test("config file: values apply, flags win, unknown keys and bad YAML are refused", async () => {
     const good = join(dir, "good.yaml");
     writeFileSync(good, "output: json\n");

@@ -6,7 +6,7 @@ import { MeshError } from "../errors/mesh-error.ts";
 import { exitCodeFor } from "../errors/exit-code.ts";
 import type { RuntimePort } from "../runtime/port.ts";
 import { createLogControl, type LogFormat } from "../telemetry/log.ts";
-import { COMMON_OPTIONS } from "./command.ts";
+import { COMMON_OPTIONS, type Command } from "./command.ts";
 import { readConfigFile } from "./config-file.ts";
 import { commandHelp, mainHelp } from "./help.ts";
 import { parseArgv, resolveOptions } from "./options.ts";
@@ -34,6 +34,18 @@ export async function runCli(rt: RuntimePort, argv: readonly string[], io: CliIo
   }
 }
 
+/** A first argument naming a verb selects it; another word where a verb belongs is refused with the verbs. */
+function pickSubcommand(command: Command, args: readonly string[]): { command: Command; args: readonly string[] } {
+  const [first, ...after] = args;
+  if (!command.subcommands || first === undefined || first.startsWith("-")) return { command, args };
+  const sub = command.subcommands.find((c) => c.name === `${command.name} ${first}`);
+  if (sub) return { command: sub, args: after };
+  if ((command.positionals?.max ?? 0) > 0) return { command, args };
+  throw new MeshError("invalid_argument", `unknown ${command.name} command "${first}"`, {
+    detail: { accepted: command.subcommands.map((c) => c.name.slice(command.name.length + 1)) },
+  });
+}
+
 async function dispatch(rt: RuntimePort, argv: readonly string[], io: CliIo): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
@@ -42,14 +54,15 @@ async function dispatch(rt: RuntimePort, argv: readonly string[], io: CliIo): Pr
     return 0;
   }
   if (name === "--version") return dispatch(rt, ["version"], io);
-  const command = findCommand(name);
-  if (!command) {
+  const top = findCommand(name);
+  if (!top) {
     throw new MeshError("invalid_argument", `unknown command "${name}"`, {
       detail: { accepted: COMMANDS.map((c) => c.name) },
     });
   }
+  const { command, args } = pickSubcommand(top, rest);
   const specs = [...command.options, ...COMMON_OPTIONS];
-  const parsed = parseArgv(specs, rest);
+  const parsed = parseArgv(specs, args);
   if (parsed.help) {
     io.out(commandHelp(command));
     return 0;

@@ -138,3 +138,11 @@ describe("durations", () => {
     for (const bad of ["", "5", "s", "-1s", "1y"]) expect(() => parseDuration(bad)).toThrow();
   });
 });
+
+describe("command-line-only flags", () => {
+  const spec: OptionSpec[] = [{ name: "all", type: "bool", commandLineOnly: true, description: "delete everything" }];
+  test("MESH_* and the config file do not set them; the command line does", () => {
+    expect(resolveOptions(spec, { flags: {}, env: { MESH_ALL: "true" }, file: { path: "c.yaml", values: { all: true } } }).all).toBe(false);
+    expect(resolveOptions(spec, { flags: { all: "true" }, env: {} }).all).toBe(true);
+  });
+});

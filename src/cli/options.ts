@@ -24,6 +24,11 @@ export interface OptionSpec {
   readonly max?: number;
   /** Placeholder for help text, e.g. FILE. */
   readonly arg?: string;
+  /**
+   * Taken from the command line only, never from MESH_* or the config file: a choice made per
+   * invocation (what to delete, which object), which a variable left in a shell must not make.
+   */
+  readonly commandLineOnly?: boolean;
 }
 
 export type OptionValue = string | number | boolean | readonly string[];
@@ -167,9 +172,9 @@ export function resolveOptions(specs: readonly OptionSpec[], sources: OptionSour
     let value: OptionValue | undefined;
     if (sources.flags[spec.name] !== undefined) {
       value = convertValue(spec, sources.flags[spec.name] as string, `flag --${spec.name}`);
-    } else if (sources.env[envName] !== undefined) {
+    } else if (!spec.commandLineOnly && sources.env[envName] !== undefined) {
       value = convertValue(spec, sources.env[envName] as string, `environment ${envName}`);
-    } else if (sources.file && spec.name in sources.file.values) {
+    } else if (!spec.commandLineOnly && sources.file && spec.name in sources.file.values) {
       const src = `${sources.file.path}: ${spec.name}`;
       value = convertValue(spec, fileValueToRaw(spec, sources.file.values[spec.name], src), src);
     } else if (spec.default !== undefined) {
@@ -178,7 +183,7 @@ export function resolveOptions(specs: readonly OptionSpec[], sources: OptionSour
       value = false;
     }
     if (value === undefined && spec.required) {
-      throw usageError(`missing required flag --${spec.name} (or ${envName})`, { path: `--${spec.name}` });
+      throw usageError(`missing required flag --${spec.name}${spec.commandLineOnly ? "" : ` (or ${envName})`}`, { path: `--${spec.name}` });
     }
     out[spec.name] = value;
   }

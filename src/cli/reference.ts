@@ -24,7 +24,9 @@ export function renderCliReference(): string {
     mainHelp(),
     "```",
   ];
-  for (const c of COMMANDS) parts.push("", `## mesh ${c.name}`, "", "```text", commandHelp(c), "```");
+  for (const c of COMMANDS) {
+    for (const one of [c, ...(c.subcommands ?? [])]) parts.push("", `## mesh ${one.name}`, "", "```text", commandHelp(one), "```");
+  }
   return parts.join("\n") + "\n";
 }
 

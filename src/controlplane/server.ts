@@ -136,13 +136,14 @@ export async function startControlPlane(config: ControlPlaneConfig, rt: RuntimeP
     throw new MeshError("unavailable", `cannot listen on ${config.api.host}:${config.api.port}: ${(err as Error).message}`, { cause: err });
   }
   try {
-    // A proxy speaks for a node with that node's certificate or token (never a workload certificate).
+    // A proxy speaks for a node with that node's certificate or token (never a workload certificate),
+    // or for one waypoint with a waypoint token.
     const authenticate = requestAuthenticator({ verifyHeader: (authorization) => tokens.verifyHeader(authorization), verifyId: (id, node) => tokens.verifyId(id, node) });
     const xdsTls = config.xds.tls ? { tls: { ...config.xds.tls, clientCas: rotation.material.trustBundle } } : {};
     xds = await startXdsListener({ host: config.xds.host, port: config.xds.port, limits, ...xdsTls }, hub, logs.logger("xds"), authenticate, metrics, (router) =>
       router.service(
         IstioCertificateService,
-        caService({ material: () => rotation.material, settings: caSettings, isBound: (node, id) => hub.isBound(node, id), log: logs.logger("ca"), metrics, ...(config.now ? { now: config.now } : {}) }),
+        caService({ material: () => rotation.material, settings: caSettings, bindings: hub, log: logs.logger("ca"), metrics, ...(config.now ? { now: config.now } : {}) }),
       ),
     );
   } catch (err) {

@@ -70,7 +70,7 @@ describe("mesh control-plane with mesh apply/get/delete", () => {
     const minted = await mesh(server, "token", "create", "--node", "node-1", "--ttl", "1h");
     expect(minted.code).toBe(0);
     expect(minted.stdout.trim().split(".")).toHaveLength(3); // a JWT
-    expect((await mesh(server, "token", "list")).stdout.trim()).toMatch(/^ID\s+NODE\s+EXPIRES\s+STATE\n\S+\s+node-1\s+\S+\s+valid$/);
+    expect((await mesh(server, "token", "list")).stdout.trim()).toMatch(/^ID\s+FOR\s+EXPIRES\s+STATE\n\S+\s+node-1\s+\S+\s+valid$/);
     expect((await mesh(server, "token", "revoke", "--node", "node-1")).stdout).toMatch(/node node-1\) revoked/);
     expect((await mesh(server, "token", "list")).stdout.trim()).toMatch(/node-1\s+\S+\s+revoked$/);
     expect((await mesh(server, "token", "create", "--node", "Bad_Node")).code).toBe(2);

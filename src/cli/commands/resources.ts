@@ -9,21 +9,21 @@ import type { Command, CommandContext } from "../command.ts";
 import { readDocuments } from "../read-documents.ts";
 import { renderTable } from "../resource-table.ts";
 
-interface ChangeItem {
+export interface ChangeItem {
   kind: string;
   namespace: string;
   name: string;
   outcome: string;
 }
 
-interface DocumentIssues {
+export interface DocumentIssues {
   ref: string;
   issues: Array<{ path: string; message: string }>;
 }
 
 const OUTCOME_WORDS: Record<string, string> = { created: "created", updated: "configured", unchanged: "unchanged", deleted: "deleted", valid: "valid (dry run)" };
 
-function changeLine(i: ChangeItem): string {
+export function changeLine(i: ChangeItem): string {
   const def = kindByName(i.kind);
   const name = def?.namespaced ? `${i.namespace}/${i.name}` : i.name;
   return `${(def?.kind ?? i.kind).toLowerCase()}/${name} ${OUTCOME_WORDS[i.outcome] ?? i.outcome}`;

@@ -1,6 +1,10 @@
-/** `mesh token create|list|revoke`: node tokens with which ztunnels obtain workload certificates. */
+/**
+ * `mesh token create|list|revoke`: node tokens with which ztunnels obtain workload certificates, and
+ * waypoint tokens (--waypoint NS/NAME), which obtain only that waypoint's identity and config.
+ */
 import { MeshError } from "../../errors/mesh-error.ts";
 import { checkTokenTtl } from "../../controlplane/ca/token-ttl.ts";
+import { formatGatewayRef, parseGatewayRef } from "../../identity/gateway-ref.ts";
 import { formatDuration } from "../../util/duration.ts";
 import { API_CLIENT_OPTIONS, apiClient } from "../api-client.ts";
 import { formatColumns } from "../columns.ts";
@@ -8,7 +12,8 @@ import type { Command } from "../command.ts";
 
 interface TokenRecord {
   id: string;
-  node: string;
+  node?: string;
+  waypoint?: string;
   issuedAt: string;
   expiresAt: string;
   revoked: boolean;
@@ -16,16 +21,17 @@ interface TokenRecord {
 
 function table(items: readonly TokenRecord[]): string {
   if (items.length === 0) return "No tokens found.";
-  return formatColumns([["ID", "NODE", "EXPIRES", "STATE"], ...items.map((t) => [t.id, t.node, t.expiresAt, t.revoked ? "revoked" : Date.parse(t.expiresAt) < Date.now() ? "expired" : "valid"])]);
+  return formatColumns([["ID", "FOR", "EXPIRES", "STATE"], ...items.map((t) => [t.id, t.waypoint ? `waypoint ${t.waypoint}` : (t.node ?? ""), t.expiresAt, t.revoked ? "revoked" : Date.parse(t.expiresAt) < Date.now() ? "expired" : "valid"])]);
 }
 
 export const tokenCommand: Command = {
   name: "token",
-  summary: "create, list or revoke node tokens (a ztunnel's credential for the CA)",
-  usage: "create --node NAME [--ttl D] | list | revoke (ID | --node NAME)",
+  summary: "create, list or revoke node and waypoint tokens (a proxy's credential for the CA and xDS)",
+  usage: "create (--node NAME | --waypoint NS/NAME) [--ttl D] | list | revoke (ID | --node NAME | --waypoint NS/NAME)",
   positionals: { min: 1, max: 2 },
   options: [
     { name: "node", type: "string", arg: "NAME", description: "the node the token speaks for (create), or whose tokens to revoke" },
+    { name: "waypoint", type: "string", arg: "NS/NAME", description: "a waypoint Gateway: its token gets only its replicas' identity and config (create), or whose tokens to revoke" },
     { name: "ttl", type: "duration", default: "24h", description: "token lifetime (create), 1s to 365d" },
     ...API_CLIENT_OPTIONS,
   ],
@@ -33,11 +39,15 @@ export const tokenCommand: Command = {
     const [verb, id] = positionals as [string, string | undefined];
     const client = apiClient(options);
     const node = options.node as string | undefined;
+    const waypointText = options.waypoint as string | undefined;
+    const waypoint = waypointText === undefined ? undefined : formatGatewayRef(parseGatewayRef(waypointText, "--waypoint"));
+    if (node && waypoint) throw new MeshError("invalid_argument", "give --node or --waypoint, not both", { detail: { path: "--waypoint" } });
+    const subject = waypoint ? { waypoint } : node ? { node } : undefined;
     switch (verb) {
       case "create": {
-        if (!node) throw new MeshError("invalid_argument", "mesh token create needs --node NAME", { detail: { path: "--node" } });
+        if (!subject) throw new MeshError("invalid_argument", "mesh token create needs --node NAME or --waypoint NS/NAME", { detail: { path: "--node" } });
         const ttl = checkTokenTtl(options.ttl as number, "--ttl");
-        const created = await client.request<{ token: string }>("POST", "/api/v1/tokens", JSON.stringify({ node, ttl: formatDuration(ttl) }), "application/json");
+        const created = await client.request<{ token: string }>("POST", "/api/v1/tokens", JSON.stringify({ ...subject, ttl: formatDuration(ttl) }), "application/json");
         out(created.token);
         return 0;
       }
@@ -45,9 +55,9 @@ export const tokenCommand: Command = {
         out(table((await client.request<{ items: TokenRecord[] }>("GET", "/api/v1/tokens")).items));
         return 0;
       case "revoke": {
-        if (!id && !node) throw new MeshError("invalid_argument", "mesh token revoke needs a token ID or --node NAME");
-        const revoked = (await client.request<{ items: TokenRecord[] }>("POST", "/api/v1/tokens/revoke", JSON.stringify(id ? { id } : { node }), "application/json")).items;
-        out(revoked.length === 0 ? "nothing to revoke" : revoked.map((t) => `token/${t.id} (node ${t.node}) revoked`).join("\n"));
+        if (!id && !subject) throw new MeshError("invalid_argument", "mesh token revoke needs a token ID, --node NAME or --waypoint NS/NAME");
+        const revoked = (await client.request<{ items: TokenRecord[] }>("POST", "/api/v1/tokens/revoke", JSON.stringify(id ? { id } : subject), "application/json")).items;
+        out(revoked.length === 0 ? "nothing to revoke" : revoked.map((t) => `token/${t.id} (${t.waypoint ? `waypoint ${t.waypoint}` : `node ${t.node ?? ""}`}) revoked`).join("\n"));
         return 0;
       }
       default:

@@ -1,4 +1,8 @@
-/** `mesh waypoint`: the L7 proxy for one Gateway of class istio-waypoint. */
+/**
+ * `mesh waypoint`: the L7 proxy for one Gateway of class istio-waypoint, run with its flags and no
+ * verb (`mesh waypoint --gateway NS/NAME …`, so its required flags are checked only then); the
+ * verbs apply, list, status and delete manage waypoints through the API (waypoint-manage.ts).
+ */
 import { readFileSync } from "node:fs";
 import { MeshError } from "../../errors/mesh-error.ts";
 import { tokenFromFile } from "../../identity/ca-client.ts";
@@ -7,6 +11,7 @@ import { formatHostPort, parseHostPort } from "../../util/host-port.ts";
 import { startWaypoint } from "../../waypoint/waypoint.ts";
 import type { Command } from "../command.ts";
 import { runUntilSignal } from "../wait-for-signal.ts";
+import { WAYPOINT_SUBCOMMANDS } from "./waypoint-manage.ts";
 
 function parseGateway(text: string): { namespace: string; name: string } {
   const parts = text.split("/");
@@ -16,13 +21,14 @@ function parseGateway(text: string): { namespace: string; name: string } {
 
 export const waypointCommand: Command = {
   name: "waypoint",
-  summary: "run an L7 waypoint proxy for a Gateway of class istio-waypoint",
+  summary: "run an L7 waypoint proxy for a Gateway of class istio-waypoint; apply, list, status, delete manage waypoints",
+  subcommands: WAYPOINT_SUBCOMMANDS,
   options: [
     { name: "gateway", type: "string", arg: "NS/NAME", required: true, description: "the Gateway resource this waypoint serves" },
     { name: "node", type: "string", arg: "NAME", required: true, description: "the node this replica runs on (its WorkloadEntry's spec.node)" },
     { name: "control-plane", type: "address", arg: "HOST:PORT", required: true, description: "control plane xDS and CA address, HOST:PORT" },
     { name: "control-plane-ca", type: "string", arg: "FILE", description: "PEM roots to verify the control plane's TLS certificate (without it: plaintext h2c, development only)" },
-    { name: "token-file", type: "string", arg: "FILE", required: true, description: "node token (mesh token create --node NAME); re-read on every reconnect" },
+    { name: "token-file", type: "string", arg: "FILE", required: true, description: "waypoint token (mesh token create --waypoint NS/NAME) or node token; re-read on every reconnect" },
     { name: "address", type: "string", arg: "IP", description: "which replica this is, when several of the Gateway's replicas run on the node" },
     { name: "data-dir", type: "string", arg: "DIR", default: "./waypoint-data", description: "where the last good xDS config is persisted" },
     { name: "admin-address", type: "address", arg: "HOST:PORT", default: "127.0.0.1:15000", description: "admin endpoint: config dump, log level" },

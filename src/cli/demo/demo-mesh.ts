@@ -130,7 +130,8 @@ export async function startDemoMesh(rt: RuntimePort, output: DemoOutput): Promis
       stops.push(() => z.drain(1000));
       ztunnels[node] = z;
     }
-    const waypointToken = (await cp.tokens.mint("node-2", 24 * 3600_000)).token;
+    // The waypoint's own credential: it can have only its identity signed and only its config served.
+    const waypointToken = (await cp.tokens.mintWaypoint({ namespace: "bookinfo", name: "waypoint" }, 24 * 3600_000)).token;
     const admin = DEMO.waypoint.admin;
     const waypoint = await startWaypoint(
       {

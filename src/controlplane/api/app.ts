@@ -12,8 +12,8 @@
  *   GET|DELETE /api/v1/{plural}/{name}                cluster-scoped kinds (namespaces)
  *   GET    /api/v1/xds/proxies[?node=N&limit=N&offset=N] connected proxies, their ACKs and NACKs (≤ 500 a page)
  *   GET    /api/v1/analysis                            translation warnings (e.g. L7 rules at L4)
- *   POST   /api/v1/tokens {node, ttl}                  mint a node token for the CA (shown once)
- *   GET    /api/v1/tokens, POST /api/v1/tokens/revoke {id | node}
+ *   POST   /api/v1/tokens {node | waypoint: NS/NAME, ttl} mint a node or waypoint token (shown once)
+ *   GET    /api/v1/tokens, POST /api/v1/tokens/revoke {id | node | waypoint}
  *   GET    /api/v1/ca, POST /api/v1/ca/rotate {phase: prepare|activate|retire}
  */
 import { Hono, type Context } from "hono";
@@ -33,6 +33,7 @@ import { statusBody } from "./status.ts";
 import { watchResponse } from "./watch-stream.ts";
 import type { PushHub } from "../xds/push-hub.ts";
 import { MAX_LISTED_PROXIES } from "../xds/proxy-registry.ts";
+import { parseGatewayRef } from "../../identity/gateway-ref.ts";
 import { bearerToken, type NodeTokens } from "../ca/node-tokens.ts";
 import type { CaRotation } from "../ca/ca-rotation-control.ts";
 import { ROTATION_PHASES, type RotationPhase } from "../ca/rotation.ts";
@@ -126,17 +127,20 @@ export function createApiApp(deps: ApiDeps): Hono {
     return deps.tokens;
   };
   app.post("/api/v1/tokens", async (c) => {
-    const body = (await c.req.json().catch(() => ({}))) as { node?: unknown; ttl?: unknown };
-    if (typeof body.node !== "string") throw new MeshError("invalid_argument", 'body needs "node" (a node name)', { detail: { path: "node" } });
+    const body = (await c.req.json().catch(() => ({}))) as { node?: unknown; waypoint?: unknown; ttl?: unknown };
+    if ((typeof body.node === "string") === (typeof body.waypoint === "string")) {
+      throw new MeshError("invalid_argument", 'body needs "node" (a node name) or "waypoint" (NAMESPACE/NAME), not both', { detail: { path: "node" } });
+    }
     const ttl = tokenTtlFromBody(body.ttl);
-    const { token, record } = await tokens().mint(body.node, ttl);
-    log.info("node token minted", { node: record.node, id: record.id, expiresAt: record.expiresAt });
+    const { token, record } = typeof body.waypoint === "string" ? await tokens().mintWaypoint(parseGatewayRef(body.waypoint, "waypoint"), ttl) : await tokens().mint(body.node as string, ttl);
+    log.info("node token minted", { node: record.node, waypoint: record.waypoint, id: record.id, expiresAt: record.expiresAt });
     return c.json({ token, ...record });
   });
   app.get("/api/v1/tokens", async (c) => c.json({ items: await tokens().list() }));
   app.post("/api/v1/tokens/revoke", async (c) => {
-    const body = (await c.req.json().catch(() => ({}))) as { id?: unknown; node?: unknown };
-    const revoked = await tokens().revoke({ ...(typeof body.id === "string" ? { id: body.id } : {}), ...(typeof body.node === "string" ? { node: body.node } : {}) });
+    const body = (await c.req.json().catch(() => ({}))) as { id?: unknown; node?: unknown; waypoint?: unknown };
+    const text = (k: "id" | "node" | "waypoint") => (typeof body[k] === "string" ? { [k]: body[k] } : {});
+    const revoked = await tokens().revoke({ ...text("id"), ...text("node"), ...text("waypoint") });
     log.info("node tokens revoked", { ids: revoked.map((r) => r.id) });
     return c.json({ items: revoked });
   });

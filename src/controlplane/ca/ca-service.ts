@@ -3,7 +3,9 @@
  * fields), so a ztunnel — or an Istio agent — can ask for a workload certificate. The caller
  * authenticates with a node token (`authorization: Bearer …`, checked by the listener before the
  * CSR is read); the CA signs only identities of workloads bound to that node in the registry, and
- * the node certificate of that node itself. A node certificate does not authenticate a CSR: it
+ * the node certificate of that node itself. A waypoint token gets exactly its Gateway's identity:
+ * the service account of that Gateway's replicas (WorkloadEntries labelled with its name, in its
+ * namespace), and no node certificate. A node certificate does not authenticate a CSR: it
  * cannot renew itself past a revoked token, and it names the token it was issued against, so it
  * stops authenticating when that token is revoked or expires. Every refusal is logged with its reason.
  */
@@ -14,27 +16,40 @@ import type { IstioCertificateService } from "../../gen/istio/v1/auth/ca_pb.ts";
 import { formatSpiffeId, type WorkloadIdentity } from "../../identity/spiffe.ts";
 import type { Logger } from "../../telemetry/log.ts";
 import type { MetricsRegistry } from "../../telemetry/metrics.ts";
-import { PROXY_PRINCIPAL, type ProxyPrincipal } from "../xds/principal.ts";
+import type { GatewayRef } from "../../identity/gateway-ref.ts";
+import { describePrincipal, PROXY_PRINCIPAL, type ProxyPrincipal } from "../xds/principal.ts";
 import { inspectCsr, signFor, type CaMaterial, type CaSettings, type CsrSubject } from "./authority.ts";
 
-/** Is this identity one of the workloads bound to this node? */
-export type IdentityBinding = (node: string, identity: WorkloadIdentity) => boolean;
+/** The registry's answers the CA needs: which identities a node runs, and a waypoint's. */
+export interface IdentityBindings {
+  /** Is this identity one of the workloads bound to this node? */
+  isBound(node: string, identity: WorkloadIdentity): boolean;
+  /** The service accounts of this Gateway's replicas (normally one). */
+  waypointServiceAccounts(gateway: GatewayRef): readonly string[];
+}
 
 /** May this principal have a certificate for this subject? Throws a permission_denied MeshError when not. */
-export function authorizeCsr(principal: ProxyPrincipal | undefined, subject: CsrSubject, isBound: IdentityBinding): void {
+export function authorizeCsr(principal: ProxyPrincipal | undefined, subject: CsrSubject, bindings: IdentityBindings): void {
   if (!principal) throw new MeshError("unauthenticated", "no node token");
   if (principal.via !== "token") throw new MeshError("permission_denied", "certificates are issued against the node token, not a node certificate");
+  if (principal.waypoint) {
+    const gateway = principal.waypoint;
+    if (subject.kind === "node") throw new MeshError("permission_denied", `${describePrincipal(principal)} cannot have a node certificate`);
+    const own = subject.identity.namespace === gateway.namespace && bindings.waypointServiceAccounts(gateway).includes(subject.identity.serviceAccount);
+    if (!own) throw new MeshError("permission_denied", `${describePrincipal(principal)} is not ${formatSpiffeId(subject.identity)} (only its replicas' service account)`);
+    return;
+  }
   if (subject.kind === "node") {
     if (subject.node !== principal.node) throw new MeshError("permission_denied", `node ${principal.node} cannot have the node certificate of ${subject.node}`);
     return;
   }
-  if (!isBound(principal.node, subject.identity)) throw new MeshError("permission_denied", `node ${principal.node} runs no workload with identity ${formatSpiffeId(subject.identity)}`);
+  if (!bindings.isBound(principal.node, subject.identity)) throw new MeshError("permission_denied", `node ${principal.node} runs no workload with identity ${formatSpiffeId(subject.identity)}`);
 }
 
 export interface CaServiceDeps {
   readonly material: () => CaMaterial;
   readonly settings: CaSettings;
-  readonly isBound: IdentityBinding;
+  readonly bindings: IdentityBindings;
   readonly log: Logger;
   readonly metrics: MetricsRegistry;
   readonly now?: () => Date;
@@ -49,10 +64,10 @@ export function caService(deps: CaServiceDeps): ServiceImpl<typeof IstioCertific
     async createCertificate(req, ctx) {
       const started = performance.now();
       const principal = ctx.values.get(PROXY_PRINCIPAL);
-      const node = principal?.node ?? "(unauthenticated)";
+      const node = principal?.node ?? (principal ? describePrincipal(principal) : "(unauthenticated)");
       try {
         const inspected = await inspectCsr(req.csr, deps.settings);
-        authorizeCsr(principal, inspected.subject, deps.isBound);
+        authorizeCsr(principal, inspected.subject, deps.bindings);
         const ttlMs = Number(req.validityDuration) * 1000;
         const result = await signFor(deps.material(), deps.settings, inspected, ttlMs, now(), principal?.tokenId);
         issued.labels().inc();

@@ -54,7 +54,7 @@ describe("node tokens", () => {
     clock = new Date("2026-11-22T00:00:00.700Z");
     const { record } = await tokens.mint("node-1", 2000); // exp claim: 00:00:02 (whole seconds)
     expect(await idRefusal(record.id, "node-1")).toBe("held");
-    expect(await idRefusal(record.id, "node-2")).toBe("node token refused: node does not match its record");
+    expect(await idRefusal(record.id, "node-2")).toBe("node token refused: subject does not match its record");
     expect(await idRefusal("5b0c6f1e-0000-4000-8000-000000000009", "node-1")).toBe("node token refused: unknown token id");
     clock = new Date("2026-11-22T00:00:01.999Z");
     expect(await idRefusal(record.id, "node-1")).toBe("held");
@@ -110,5 +110,26 @@ describe("node tokens", () => {
     const { token } = await tokens.mint("node-1", 3600_000);
     const again = await createNodeTokens({ secrets: fileSecrets(dir), store, issuer: "mesh://cluster.local", now: () => clock });
     expect(await again.verify(token)).toMatchObject({ node: "node-1" });
+  });
+});
+
+describe("waypoint tokens", () => {
+  test("speak for one Gateway, never a node; revoked by waypoint without touching node tokens", async () => {
+    const wp = await tokens.mintWaypoint({ namespace: "bookinfo", name: "waypoint" }, 3600_000);
+    const other = await tokens.mintWaypoint({ namespace: "bookinfo", name: "reviews-waypoint" }, 3600_000);
+    const node = await tokens.mint("node-1", 3600_000);
+    expect(wp.record).toMatchObject({ waypoint: "bookinfo/waypoint" });
+    expect(wp.record.node).toBeUndefined();
+    expect(await tokens.verify(wp.token)).toEqual({ waypoint: { namespace: "bookinfo", name: "waypoint" }, id: wp.record.id });
+    expect((await tokens.revoke({ waypoint: "bookinfo/waypoint" })).map((r) => r.id)).toEqual([wp.record.id]);
+    await refused(wp.token, /revoked/);
+    expect(await tokens.verify(other.token)).toMatchObject({ waypoint: { name: "reviews-waypoint" } });
+    expect(await tokens.verify(node.token)).toMatchObject({ node: "node-1" });
+  });
+
+  test("a Gateway that is not NAMESPACE/NAME of DNS labels is refused", async () => {
+    for (const gateway of [{ namespace: "Bookinfo", name: "wp" }, { namespace: "a/b", name: "wp" }, { namespace: "ns", name: "" }]) {
+      await expect(tokens.mintWaypoint(gateway, 3600_000)).rejects.toThrow("NAMESPACE/NAME");
+    }
   });
 });

@@ -4,10 +4,15 @@
  * every minted token is recorded (never the token itself, only its id, node and expiry), so it
  * can be listed and revoked, and a token whose record is missing or revoked is refused even when
  * its signature is good. The signing key lives in the secret store (shared by replicas on etcd).
+ *
+ * A waypoint token (subject `waypoint:NS/NAME`, never a node name: those cannot hold ':') speaks
+ * for one waypoint Gateway instead of a node: the CA signs only that Gateway's replicas' identity
+ * for it, and xDS serves it only that Gateway's config (ca-service.ts, xds/authorize-stream.ts).
  */
 import { randomUUID } from "node:crypto";
 import { errors as joseErrors, exportPKCS8, generateKeyPair, importPKCS8, importSPKI, exportSPKI, jwtVerify, SignJWT, type CryptoKey as JoseKey, type JWTPayload } from "jose";
 import { MeshError } from "../../errors/mesh-error.ts";
+import { formatGatewayRef, parseGatewayRef, type GatewayRef } from "../../identity/gateway-ref.ts";
 import { isNodeName } from "../../identity/node-identity.ts";
 import type { ConfigStore } from "../store/store.ts";
 import type { SecretStore } from "./secrets.ts";
@@ -19,7 +24,9 @@ const ALG = "ES256";
 
 export interface NodeTokenRecord {
   readonly id: string;
-  readonly node: string;
+  /** Exactly one of node and waypoint (NS/NAME): whom the token speaks for. */
+  readonly node?: string;
+  readonly waypoint?: string;
   readonly issuedAt: string;
   readonly expiresAt: string;
   readonly revoked: boolean;
@@ -30,12 +37,17 @@ export function bearerToken(header: string | null | undefined): string | undefin
   return header?.startsWith("Bearer ") ? header.slice(7).trim() : undefined;
 }
 
+/** Whom a valid token speaks for: a node, or one waypoint Gateway. */
+export type TokenSubject = { readonly id: string; readonly node: string } | { readonly id: string; readonly waypoint: GatewayRef };
+
 export interface NodeTokens {
   mint(node: string, ttlMs: number): Promise<{ token: string; record: NodeTokenRecord }>;
-  /** The node a token speaks for; MeshError("unauthenticated") for anything not currently valid. */
-  verify(token: string): Promise<{ node: string; id: string }>;
+  /** A token that speaks for one waypoint Gateway only. */
+  mintWaypoint(gateway: GatewayRef, ttlMs: number): Promise<{ token: string; record: NodeTokenRecord }>;
+  /** Whom a token speaks for; MeshError("unauthenticated") for anything not currently valid. */
+  verify(token: string): Promise<TokenSubject>;
   /** verify() for a request's authorization header; a missing token is unauthenticated too. */
-  verifyHeader(header: string | null | undefined): Promise<{ node: string; id: string }>;
+  verifyHeader(header: string | null | undefined): Promise<TokenSubject>;
   /**
    * Is the token with this id still good for this node (recorded, not revoked, not expired)? What a
    * node certificate is checked against: it names the token it was issued against. MeshError
@@ -43,8 +55,14 @@ export interface NodeTokens {
    */
   verifyId(id: string, node: string): Promise<void>;
   list(): Promise<NodeTokenRecord[]>;
-  /** Revoke one token by id, or every token of a node; returns what was revoked. */
-  revoke(selector: { id?: string; node?: string }): Promise<NodeTokenRecord[]>;
+  /** Revoke one token by id, or every token of a node or of a waypoint (NS/NAME); returns what was revoked. */
+  revoke(selector: { id?: string; node?: string; waypoint?: string }): Promise<NodeTokenRecord[]>;
+}
+
+const WAYPOINT_SUBJECT_PREFIX = "waypoint:";
+
+function subjectOf(record: NodeTokenRecord): string {
+  return record.waypoint !== undefined ? `${WAYPOINT_SUBJECT_PREFIX}${record.waypoint}` : (record.node ?? "");
 }
 
 /** Tokens whose signature check is remembered (one per node, with room to spare). */
@@ -70,11 +88,11 @@ export async function createNodeTokens(options: { secrets: SecretStore; store: C
 
   const list = async (): Promise<NodeTokenRecord[]> => {
     const { items } = await options.store.list({ kind: NODE_TOKEN_KIND });
-    const order = (r: NodeTokenRecord) => `${r.issuedAt}\u0000${r.node}\u0000${r.id}`;
+    const order = (r: NodeTokenRecord) => `${r.issuedAt}\u0000${subjectOf(r)}\u0000${r.id}`;
     return items.map((i) => recordOf(i.spec)).sort((a, b) => (order(a) < order(b) ? -1 : 1));
   };
 
-  const verify = async (token: string): Promise<{ node: string; id: string }> => {
+  const verify = async (token: string): Promise<TokenSubject> => {
     if (token.length > 8192) throw new MeshError("unauthenticated", "node token too long");
     // A restart storm presents each node's token thousands of times: the signature check is
     // cached per token (expiry is still checked on every call, revocation below too).
@@ -100,38 +118,45 @@ export async function createNodeTokens(options: { secrets: SecretStore; store: C
       verified.set(token, payload);
     }
     const record = await recordFor(payload.jti as string, payload.sub as string);
-    return { node: record.node, id: record.id };
+    return record.waypoint !== undefined ? { waypoint: parseGatewayRef(record.waypoint, "waypoint"), id: record.id } : { node: record.node ?? "", id: record.id };
   };
 
-  /** The token's record, refused when missing, revoked or for another node. */
-  const recordFor = async (id: string, node: string): Promise<NodeTokenRecord> => {
+  /** The token's record, refused when missing, revoked or for another subject (a node, or "waypoint:NS/NAME"). */
+  const recordFor = async (id: string, subject: string): Promise<NodeTokenRecord> => {
     const stored = await options.store.get(key(id));
     if (!stored) throw new MeshError("unauthenticated", "node token refused: unknown token id");
     const record = recordOf(stored.spec);
     if (record.revoked) throw new MeshError("unauthenticated", `node token refused: revoked (id ${record.id})`);
-    if (record.node !== node) throw new MeshError("unauthenticated", "node token refused: node does not match its record");
+    if (subjectOf(record) !== subject) throw new MeshError("unauthenticated", "node token refused: subject does not match its record");
     return record;
+  };
+
+  const mint = async (subject: { node: string } | { waypoint: string }, ttlMs: number) => {
+    checkTokenTtl(ttlMs);
+    const issued = now();
+    const expires = new Date(issued.getTime() + ttlMs);
+    const record: NodeTokenRecord = { id: randomUUID(), ...subject, issuedAt: issued.toISOString(), expiresAt: expires.toISOString(), revoked: false };
+    const token = await new SignJWT({ ...subject })
+      .setProtectedHeader({ alg: ALG, typ: "JWT" })
+      .setIssuer(options.issuer)
+      .setAudience(NODE_TOKEN_AUDIENCE)
+      .setSubject(subjectOf(record))
+      .setJti(record.id)
+      .setIssuedAt(Math.floor(issued.getTime() / 1000))
+      .setExpirationTime(Math.floor(expires.getTime() / 1000))
+      .sign(privateKey);
+    await put(record, true);
+    return { token, record };
   };
 
   return {
     list,
     async mint(node, ttlMs) {
       if (!isNodeName(node)) throw new MeshError("invalid_argument", `node name "${node}" must be a DNS subdomain`, { detail: { path: "--node" } });
-      checkTokenTtl(ttlMs);
-      const issued = now();
-      const expires = new Date(issued.getTime() + ttlMs);
-      const record: NodeTokenRecord = { id: randomUUID(), node, issuedAt: issued.toISOString(), expiresAt: expires.toISOString(), revoked: false };
-      const token = await new SignJWT({ node })
-        .setProtectedHeader({ alg: ALG, typ: "JWT" })
-        .setIssuer(options.issuer)
-        .setAudience(NODE_TOKEN_AUDIENCE)
-        .setSubject(node)
-        .setJti(record.id)
-        .setIssuedAt(Math.floor(issued.getTime() / 1000))
-        .setExpirationTime(Math.floor(expires.getTime() / 1000))
-        .sign(privateKey);
-      await put(record, true);
-      return { token, record };
+      return mint({ node }, ttlMs);
+    },
+    async mintWaypoint(gateway, ttlMs) {
+      return mint({ waypoint: formatGatewayRef(parseGatewayRef(formatGatewayRef(gateway), "--waypoint")) }, ttlMs);
     },
 
     verify,
@@ -147,8 +172,9 @@ export async function createNodeTokens(options: { secrets: SecretStore; store: C
     },
 
     async revoke(selector) {
-      if (!selector.id && !selector.node) throw new MeshError("invalid_argument", "revoke needs a token id or --node");
-      const targets = (await list()).filter((r) => !r.revoked && (selector.id ? r.id === selector.id : r.node === selector.node));
+      if (!selector.id && !selector.node && !selector.waypoint) throw new MeshError("invalid_argument", "revoke needs a token id, --node or --waypoint");
+      const matches = (r: NodeTokenRecord) => (selector.id ? r.id === selector.id : selector.node ? r.node === selector.node : r.waypoint === selector.waypoint);
+      const targets = (await list()).filter((r) => !r.revoked && matches(r));
       if (selector.id && targets.length === 0) {
         const exists = await options.store.get(key(selector.id));
         if (!exists) throw new MeshError("not_found", `no node token with id ${selector.id}`);

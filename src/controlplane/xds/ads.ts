@@ -4,7 +4,8 @@
  * requests from the proxy, and "the config changed" from the push hub (coalesced: several changes
  * waiting become one diff) — so the session state is only ever touched by one task.
  * The listener has authenticated the stream from its headers before this handler runs
- * (PROXY_PRINCIPAL); the first request must name that same node. The stream registers with the
+ * (PROXY_PRINCIPAL); the first request's node and role must be the principal's to take
+ * (authorize-stream.ts), and a waypoint token's stream gets its own Gateway's config only. The stream registers with the
  * hub's proxy registry how to re-check its credentials and how to end it: a revoked or expired
  * node token ends it with UNAUTHENTICATED (stream-credentials.ts), and a request past the
  * session's bounds ends it with the session's error.
@@ -14,11 +15,13 @@ import { ConnectError, Code, type ServiceImpl, type HandlerContext } from "@conn
 import type { AggregatedDiscoveryService } from "../../gen/envoy/service/discovery/v3/ads_pb.ts";
 import { DeltaDiscoveryResponseSchema, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse } from "../../gen/envoy/service/discovery/v3/discovery_pb.ts";
 import { toConnectError } from "../../errors/grpc-code.ts";
-import type { MeshError } from "../../errors/mesh-error.ts";
+import { MeshError } from "../../errors/mesh-error.ts";
 import type { Logger } from "../../telemetry/log.ts";
 import { AsyncQueue } from "../../xds/async-queue.ts";
 import { WAYPOINT_CONFIG_TYPE, WAYPOINT_TYPES, ZTUNNEL_TYPES } from "../../xds/type-urls.ts";
-import { PROXY_PRINCIPAL } from "./principal.ts";
+import { formatGatewayRef } from "../../identity/gateway-ref.ts";
+import { authorizeStream } from "./authorize-stream.ts";
+import { describePrincipal, PROXY_PRINCIPAL } from "./principal.ts";
 import { BulkGate } from "./bulk-gate.ts";
 import { DeltaSession, type DeltaRequest, type DeltaResponse } from "./delta-session.ts";
 import type { PushHub } from "./push-hub.ts";
@@ -85,17 +88,25 @@ export function adsService(hub: PushHub, log: Logger, shutdown: AbortSignal): Se
       const role = first.request.node?.cluster || "ztunnel";
       if (node === "") throw new ConnectError("the first request must name its node (node.id)", Code.InvalidArgument);
       if (role !== "ztunnel" && role !== "waypoint") throw new ConnectError(`role "${role}" is not served (node.cluster must be "ztunnel" or "waypoint")`, Code.InvalidArgument);
-      if (node !== principal.node) {
-        log.warn("xDS stream refused", { node, authenticatedAs: principal.node, via: principal.via });
-        throw new ConnectError(`the ${principal.via === "token" ? "token" : "node certificate"} is for node ${principal.node}, not ${node}`, Code.PermissionDenied);
+      try {
+        authorizeStream(principal, node, role, (gateway, n) => hub.hasWaypointReplica(gateway, n));
+      } catch (err) {
+        log.warn("xDS stream refused", { node, role, authenticatedAs: describePrincipal(principal), via: principal.via });
+        throw toConnectError(MeshError.from(err));
       }
-      // A waypoint speaks for the node it runs on, like a ztunnel, and gets the configs of the waypoints with a replica there.
+      // A waypoint with a node's credentials gets the configs of the waypoints with a replica on that
+      // node; with a waypoint token, its own Gateway's only.
       const session = new DeltaSession(role === "waypoint" ? WAYPOINT_TYPES : ZTUNNEL_TYPES);
-      const resources = () => (role === "waypoint" ? hub.waypointResources(node) : hub.ztunnelResources(node));
-      const record = hub.proxies.connect(node, role, {
-        recheck: principal.recheck,
-        end: (error) => queue.push({ kind: "refused", error }),
-      });
+      const resources = () => (role === "waypoint" ? hub.waypointResources(node, principal.waypoint) : hub.ztunnelResources(node));
+      const record = hub.proxies.connect(
+        node,
+        role,
+        {
+          recheck: principal.recheck,
+          end: (error) => queue.push({ kind: "refused", error }),
+        },
+        principal.waypoint ? formatGatewayRef(principal.waypoint) : undefined,
+      );
       const off = hub.onChange(() => {
         if (updateQueued) return;
         updateQueued = true;

@@ -5,19 +5,22 @@
  *   whose subject names the node token it was issued against (`CN=node-token:<id>`) speaks for
  *   that node while that token holds (recorded, not revoked, not expired): revoking a node's
  *   tokens retires its certificates at once, and the re-check ends their live streams;
- * - otherwise the node token (`authorization: Bearer …`) speaks for the node it was minted for;
+ * - otherwise the node token (`authorization: Bearer …`) speaks for the node it was minted for,
+ *   or a waypoint token for its one waypoint Gateway;
  * - a workload certificate (a SPIFFE id) speaks for no node: it identifies a workload, which may
  *   run on several nodes, so it is refused rather than mapped onto one of them. So is a node
  *   certificate that names no token (issued before certificates named theirs) without a token.
  */
 import { MeshError } from "../../errors/mesh-error.ts";
 import { parseNodeTokenCommonName, parseNodeUri } from "../../identity/node-identity.ts";
+import { formatGatewayRef } from "../../identity/gateway-ref.ts";
+import type { TokenSubject } from "../ca/node-tokens.ts";
 import type { ProxyPrincipal } from "./principal.ts";
 
 export interface TokenChecks {
-  /** The node and token id of a request's `authorization` header; MeshError("unauthenticated") when not valid. */
-  readonly verifyHeader: (authorization: string | null) => Promise<{ readonly node: string; readonly id: string }>;
-  /** Does the token with this id still hold for this node? MeshError("unauthenticated") when not. */
+  /** Whom a request's `authorization` header speaks for; MeshError("unauthenticated") when not valid. */
+  readonly verifyHeader: (authorization: string | null) => Promise<TokenSubject>;
+  /** Does the node token with this id still hold for this node? MeshError("unauthenticated") when not. */
   readonly verifyId: (id: string, node: string) => Promise<void>;
 }
 
@@ -28,6 +31,11 @@ export interface PeerCertificate {
 }
 
 export const NO_PEER_CERTIFICATE: PeerCertificate = { uris: [] };
+
+/** Whom a verified token speaks for, as one comparable string. */
+function subjectKey(s: TokenSubject): string {
+  return "waypoint" in s ? `waypoint:${formatGatewayRef(s.waypoint)}` : s.node;
+}
 
 /** `authorization`: the request's header (undefined when absent). */
 export type RequestAuthenticator = (authorization: string | undefined, peer: PeerCertificate) => Promise<ProxyPrincipal>;
@@ -46,11 +54,12 @@ export function requestAuthenticator(tokens: TokenChecks): RequestAuthenticator 
       return { node, via: "certificate", tokenId: certificateToken, recheck };
     }
     if (authorization) {
-      const { node: tokenNode, id } = await tokens.verifyHeader(authorization);
+      const subject = await tokens.verifyHeader(authorization);
+      const key = subjectKey(subject);
       const recheck = async () => {
-        if ((await tokens.verifyHeader(authorization)).node !== tokenNode) throw new MeshError("unauthenticated", "the node token now speaks for another node");
+        if (subjectKey(await tokens.verifyHeader(authorization)) !== key) throw new MeshError("unauthenticated", "the token now speaks for someone else");
       };
-      return { node: tokenNode, via: "token", tokenId: id, recheck };
+      return "waypoint" in subject ? { waypoint: subject.waypoint, via: "token", tokenId: subject.id, recheck } : { node: subject.node, via: "token", tokenId: subject.id, recheck };
     }
     if (node !== undefined) {
       throw new MeshError("permission_denied", `the node certificate of ${node} names no node token it was issued against; ask for a new one with the node token, or present the token`);

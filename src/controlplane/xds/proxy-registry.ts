@@ -16,6 +16,8 @@ export interface ProxyRecord {
   readonly id: number;
   readonly node: string;
   readonly role: string;
+  /** NS/NAME when the stream was authenticated with that waypoint's token (it serves only that Gateway). */
+  readonly waypoint?: string;
   readonly connectedAt: string;
   lastAck?: { typeUrl: string; nonce: string; at: string };
   /** The most recent NACKs, each bounded (nack-record.ts). */
@@ -64,8 +66,8 @@ export class ProxyRegistry {
     };
   }
 
-  connect(node: string, role: string, stream?: LiveStream): ProxyRecord {
-    const record: ProxyRecord = { id: this.#nextId++, node, role, connectedAt: this.#now().toISOString(), nacks: [], nackCount: 0 };
+  connect(node: string, role: string, stream?: LiveStream, waypoint?: string): ProxyRecord {
+    const record: ProxyRecord = { id: this.#nextId++, node, role, ...(waypoint ? { waypoint } : {}), connectedAt: this.#now().toISOString(), nacks: [], nackCount: 0 };
     this.#entries.set(record.id, { record, stream });
     this.#m.connected.labels({ role }).inc();
     return record;

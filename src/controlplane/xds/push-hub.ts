@@ -9,6 +9,7 @@
  * (proxy-registry.ts).
  */
 import { MeshError } from "../../errors/mesh-error.ts";
+import type { GatewayRef } from "../../identity/gateway-ref.ts";
 import type { Logger } from "../../telemetry/log.ts";
 import type { MetricsRegistry } from "../../telemetry/metrics.ts";
 import { AUTHORIZATION_TYPE, SERVICE_TYPE, TRUST_BUNDLE_TYPE, WAYPOINT_CONFIG_TYPE, WORKLOAD_TYPE } from "../../xds/type-urls.ts";
@@ -382,12 +383,15 @@ export class PushHub {
    * replica there (workloads labelled gateway.networking.k8s.io/gateway-name), and the workloads,
    * services and trust bundle it routes and verifies with.
    */
-  waypointResources(node: string): ResourceIndex {
-    let index = this.#perWaypointNode.get(node);
+  waypointResources(node: string, only?: GatewayRef): ResourceIndex {
+    const onlyName = only ? resourceName(only.namespace, only.name) : undefined;
+    const cacheKey = `${node}\u0000${onlyName ?? ""}`;
+    let index = this.#perWaypointNode.get(cacheKey);
     if (!index) {
       const all = this.#shared.get(WAYPOINT_CONFIG_TYPE) ?? new Map<string, EncodedResource>();
       const mine = new Map<string, EncodedResource>();
       for (const name of this.#waypointReplicas().get(node) ?? []) {
+        if (onlyName !== undefined && name !== onlyName) continue;
         const r = all.get(name);
         if (r) mine.set(name, r);
       }
@@ -397,9 +401,23 @@ export class PushHub {
         [SERVICE_TYPE, this.#shared.get(SERVICE_TYPE) ?? new Map()],
         [TRUST_BUNDLE_TYPE, this.#trustBundle],
       ]);
-      this.#perWaypointNode.set(node, index);
+      this.#perWaypointNode.set(cacheKey, index);
     }
     return index;
+  }
+
+  /** Whether this Gateway has a replica (a WorkloadEntry labelled with its name) on this node. */
+  hasWaypointReplica(gateway: GatewayRef, node: string): boolean {
+    return this.#waypointReplicas().get(node)?.has(resourceName(gateway.namespace, gateway.name)) ?? false;
+  }
+
+  /** The service accounts of this Gateway's replicas: the identity a waypoint token may be signed. */
+  waypointServiceAccounts(gateway: GatewayRef): readonly string[] {
+    const accounts = new Set<string>();
+    for (const { view } of this.#workloadViews.values()) {
+      if (view.namespace === gateway.namespace && view.labels[GATEWAY_NAME_LABEL] === gateway.name) accounts.add(view.serviceAccount);
+    }
+    return [...accounts];
   }
 
   #waypointReplicas(): Map<string, Set<string>> {
