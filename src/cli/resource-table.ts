@@ -10,6 +10,15 @@ type Column = readonly [header: string, value: (r: StoredResource) => string];
 
 const spec = (r: StoredResource) => r.spec as Record<string, unknown>;
 const list = (v: unknown) => (Array.isArray(v) ? v.join(",") : "");
+const share = (v: { percentage?: number }) => `${v.percentage ?? 100}%`;
+
+/** An HTTPFault's delay ("2s 50%") or abort ("503 10%", "grpc 14 100%"); "<none>" when unset. */
+function faultColumn(r: StoredResource, part: "delay" | "abort"): string {
+  const f = spec(r)[part] as { fixedDelay?: string; httpStatus?: number; grpcStatus?: number; percentage?: number } | undefined;
+  if (!f) return "<none>";
+  if (part === "delay") return `${f.fixedDelay} ${share(f)}`;
+  return `${f.httpStatus ?? `grpc ${f.grpcStatus}`} ${share(f)}`;
+}
 
 const KIND_COLUMNS: Record<string, readonly Column[]> = {
   Namespace: [["DATAPLANE-MODE", (r) => r.metadata.labels["istio.io/dataplane-mode"] ?? ""], ["WAYPOINT", (r) => r.metadata.labels["istio.io/use-waypoint"] ?? ""]],
@@ -28,6 +37,7 @@ const KIND_COLUMNS: Record<string, readonly Column[]> = {
   Gateway: [["CLASS", (r) => String(spec(r).gatewayClassName ?? "")]],
   HTTPRoute: [["HOSTNAMES", (r) => list(spec(r).hostnames)]],
   GRPCRoute: [["HOSTNAMES", (r) => list(spec(r).hostnames)]],
+  HTTPFault: [["DELAY", (r) => faultColumn(r, "delay")], ["ABORT", (r) => faultColumn(r, "abort")]],
 };
 
 export function formatAge(createdIso: string, now: Date): string {

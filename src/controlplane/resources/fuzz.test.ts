@@ -188,6 +188,12 @@ const SEEDS: Record<string, unknown> = {
     metadata: { name: "quota", namespace: "bookinfo" },
     spec: { targetRefs: [{ kind: "Gateway", name: "waypoint" }], module: "/opt/mesh/plugins/quota.js", sha256: SHA, config: { limit: 100 }, phase: "AUTHZ", timeout: "50ms" },
   },
+  HTTPFault: {
+    apiVersion: "mesh.dev/v1",
+    kind: "HTTPFault",
+    metadata: { name: "flaky", namespace: "bookinfo" },
+    spec: { delay: { fixedDelay: "2s", percentage: 50 }, abort: { httpStatus: 503, percentage: 10.5 } },
+  },
 };
 
 // --- Mutations of JSON-like trees ---

@@ -4,6 +4,7 @@ import { authorizationPolicyKind } from "./kinds/authorization-policy.ts";
 import { filterPluginKind } from "./kinds/filter-plugin.ts";
 import { gatewayKind } from "./kinds/gateway.ts";
 import { grpcRouteKind } from "./kinds/grpc-route.ts";
+import { httpFaultKind } from "./kinds/http-fault.ts";
 import { httpRouteKind } from "./kinds/http-route.ts";
 import { namespaceKind } from "./kinds/namespace.ts";
 import { peerAuthenticationKind } from "./kinds/peer-authentication.ts";
@@ -26,6 +27,7 @@ export const KINDS: readonly KindDefinition<never>[] = [
   grpcRouteKind,
   wasmPluginKind,
   filterPluginKind,
+  httpFaultKind,
 ] as unknown as readonly KindDefinition<never>[];
 
 const byName = new Map<string, KindDefinition<never>>();

@@ -16,7 +16,7 @@ describe("envelope and metadata", () => {
     expect(r.ok && r.resource.apiVersion).toBe("security.istio.io/v1");
   });
   const refused: Array<[string, string, string[]]> = [
-    ["unknown kind", "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\n", ['kind: unknown kind "Pod"; known kinds: Namespace, Service, WorkloadEntry, ServiceEntry, AuthorizationPolicy, PeerAuthentication, RequestAuthentication, Gateway, HTTPRoute, GRPCRoute, WasmPlugin, FilterPlugin']],
+    ["unknown kind", "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\n", ['kind: unknown kind "Pod"; known kinds: Namespace, Service, WorkloadEntry, ServiceEntry, AuthorizationPolicy, PeerAuthentication, RequestAuthentication, Gateway, HTTPRoute, GRPCRoute, WasmPlugin, FilterPlugin, HTTPFault']],
     ["wrong apiVersion", "apiVersion: v2\nkind: Namespace\nmetadata: {name: x}\n", ["apiVersion: Namespace takes apiVersion v1"]],
     ["unknown top-level field", "apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\nspce: {}\n", ["spce: unknown field"]],
     ["missing name", "apiVersion: v1\nkind: Namespace\nmetadata: {}\n", ["metadata.name: Invalid input: expected string, received undefined"]],

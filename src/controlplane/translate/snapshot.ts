@@ -1,6 +1,7 @@
 /** The stored resources a translation reads, grouped by kind and typed. */
 import type { AuthorizationPolicySpec } from "../resources/kinds/authorization-policy.ts";
 import type { FilterPluginSpec } from "../resources/kinds/filter-plugin.ts";
+import type { HTTPFaultSpec } from "../resources/kinds/http-fault.ts";
 import type { RequestAuthenticationSpec } from "../resources/kinds/request-authentication.ts";
 import type { WasmPluginSpec } from "../resources/kinds/wasm-plugin.ts";
 import type { NamespaceSpec } from "../resources/kinds/namespace.ts";
@@ -28,6 +29,7 @@ export interface ResourceSnapshot {
   readonly requestAuthentications: readonly Resource<RequestAuthenticationSpec>[];
   readonly wasmPlugins: readonly Resource<WasmPluginSpec>[];
   readonly filterPlugins: readonly Resource<FilterPluginSpec>[];
+  readonly httpFaults: readonly Resource<HTTPFaultSpec>[];
 }
 
 /** The route fields the waypoint translation reads; the full schemas live with the route kinds. */
@@ -37,21 +39,29 @@ export interface RouteFields {
   readonly rules?: readonly unknown[];
 }
 
+/** The kind each snapshot field holds: the one list of the kinds translation reads. */
+const SNAPSHOT_FIELDS: Readonly<Record<keyof ResourceSnapshot, string>> = {
+  namespaces: "Namespace",
+  services: "Service",
+  workloadEntries: "WorkloadEntry",
+  authorizationPolicies: "AuthorizationPolicy",
+  peerAuthentications: "PeerAuthentication",
+  gateways: "Gateway",
+  httpRoutes: "HTTPRoute",
+  grpcRoutes: "GRPCRoute",
+  requestAuthentications: "RequestAuthentication",
+  wasmPlugins: "WasmPlugin",
+  filterPlugins: "FilterPlugin",
+  httpFaults: "HTTPFault",
+};
+
+/** Every kind a translation reads: a change to any of them may change what proxies receive. */
+export const SNAPSHOT_KINDS: readonly string[] = Object.values(SNAPSHOT_FIELDS);
+
 export function snapshotOf(resources: readonly Resource[]): ResourceSnapshot {
-  const of = <S>(kind: string) => resources.filter((r) => r.kind === kind) as Resource<S>[];
-  return {
-    namespaces: of("Namespace"),
-    services: of("Service"),
-    workloadEntries: of("WorkloadEntry"),
-    authorizationPolicies: of("AuthorizationPolicy"),
-    peerAuthentications: of("PeerAuthentication"),
-    gateways: of("Gateway"),
-    httpRoutes: of("HTTPRoute"),
-    grpcRoutes: of("GRPCRoute"),
-    requestAuthentications: of("RequestAuthentication"),
-    wasmPlugins: of("WasmPlugin"),
-    filterPlugins: of("FilterPlugin"),
-  };
+  const byKind = new Map<string, Resource[]>(SNAPSHOT_KINDS.map((k) => [k, []]));
+  for (const r of resources) byKind.get(r.kind)?.push(r);
+  return Object.fromEntries(Object.entries(SNAPSHOT_FIELDS).map(([field, kind]) => [field, byKind.get(kind)])) as unknown as ResourceSnapshot;
 }
 
 export interface TranslateOptions {

@@ -3,6 +3,7 @@ import { parseDocuments } from "../resources/parse.ts";
 import type { Resource } from "../resources/resource.ts";
 import { validateDocument } from "../resources/validate.ts";
 import { DEFAULT_TRANSLATE_OPTIONS, snapshotOf, type TranslationWarning } from "./snapshot.ts";
+import { parseRouterConfig } from "../../../plugins/router/config.ts";
 import { orderChain, portProtocol, waypointsOf } from "./waypoint-view.ts";
 import { translateMesh } from "./ztunnel-view.ts";
 
@@ -167,6 +168,83 @@ metadata: {name: sel, namespace: bookinfo}
 spec: {selector: {matchLabels: {app: reviews}}, url: file:///x.wasm}
 `);
     expect(warnings.map((w) => w.resource).sort()).toEqual(["AuthorizationPolicy bookinfo/ghost", "HTTPRoute bookinfo/lost", "WasmPlugin bookinfo/sel"]);
+  });
+
+  test("the router gets the HTTPFaults its routes name (route namespace); a missing one is reported and its rule answers 500", () => {
+    const { configs, warnings } = waypoints(`${BASE}
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: reviews-faulty, namespace: bookinfo}
+spec:
+  parentRefs: [{group: "", kind: Service, name: reviews, port: 9080}]
+  rules:
+  - matches: [{path: {value: /slow}}]
+    backendRefs: [{name: reviews, port: 9080, filters: [{type: ExtensionRef, extensionRef: {group: mesh.dev, kind: HTTPFault, name: slow}}]}]
+  - matches: [{path: {value: /ghost}}]
+    filters: [{type: ExtensionRef, extensionRef: {group: mesh.dev, kind: HTTPFault, name: ghost}}]
+    backendRefs: [{name: reviews, port: 9080}]
+  - filters: [{type: ExtensionRef, extensionRef: {group: mesh.dev, kind: HTTPFault, name: flaky}}]
+    backendRefs: [{name: reviews, port: 9080}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata: {name: api, namespace: bookinfo}
+spec:
+  parentRefs: [{group: "", kind: Service, name: reviews, port: 9090}]
+  rules: [{filters: [{type: ExtensionRef, extensionRef: {group: mesh.dev, kind: HTTPFault, name: unavailable}}], backendRefs: [{name: reviews, port: 9090}]}]
+---
+apiVersion: mesh.dev/v1
+kind: HTTPFault
+metadata: {name: flaky, namespace: bookinfo}
+spec: {abort: {httpStatus: 503, percentage: 50}}
+---
+apiVersion: mesh.dev/v1
+kind: HTTPFault
+metadata: {name: slow, namespace: bookinfo}
+spec: {delay: {fixedDelay: 2s}}
+---
+apiVersion: mesh.dev/v1
+kind: HTTPFault
+metadata: {name: unavailable, namespace: bookinfo}
+spec: {abort: {grpcStatus: 14, percentage: 10}}
+---
+apiVersion: mesh.dev/v1
+kind: HTTPFault
+metadata: {name: unused, namespace: bookinfo}
+spec: {abort: {httpStatus: 500}}
+---
+apiVersion: mesh.dev/v1
+kind: HTTPFault
+metadata: {name: ghost, namespace: other}
+spec: {abort: {httpStatus: 500}}
+`);
+    const router = configs[0]?.filters.find((f) => f.plugin === "router");
+    expect((router?.config as { faults?: unknown }).faults).toEqual({
+      "bookinfo/slow": { delay: { fixedDelay: "2s" } },
+      "bookinfo/flaky": { abort: { httpStatus: 503, percentage: 50 } },
+      "bookinfo/unavailable": { abort: { grpcStatus: 14, percentage: 10 } },
+    });
+    expect(warnings).toEqual([{ resource: "HTTPRoute bookinfo/reviews-faulty", message: "spec.rules[1].filters[0] refers to HTTPFault bookinfo/ghost, which does not exist: that rule answers 500" }]);
+    // The waypoint's router takes the config as it is: faults on their rules, the ghost's rule unsupported.
+    const parsed = parseRouterConfig(router?.config);
+    const rules = (parsed.http.get("bookinfo/reviews.bookinfo.svc.cluster.local") ?? []).filter((c) => c.route.name === "reviews-faulty").map((c) => c.rule).sort((a, b) => a.index - b.index);
+    expect(rules.map((r) => [r.index, r.filters.fault?.abort?.httpStatus ?? null, r.backends[0]?.filters.fault?.delay?.ms ?? null, r.filters.unsupported !== null])).toEqual([
+      [0, null, 2000, false],
+      [1, null, null, true],
+      [2, 503, null, false],
+    ]);
+    expect(parsed.grpc.get("bookinfo/reviews.bookinfo.svc.cluster.local")?.[0]?.rule.filters.fault?.abort?.grpcStatus).toBe(14);
+  });
+
+  test("a waypoint whose routes name no HTTPFault gets no faults", () => {
+    const { configs } = waypoints(`${BASE}${POLICIES}---
+apiVersion: mesh.dev/v1
+kind: HTTPFault
+metadata: {name: unused, namespace: bookinfo}
+spec: {abort: {httpStatus: 500}}
+`);
+    const router = configs[0]?.filters.find((f) => f.plugin === "router");
+    expect(router?.config).not.toHaveProperty("faults");
   });
 
   test.each([

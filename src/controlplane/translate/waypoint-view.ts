@@ -2,7 +2,8 @@
  * Stored resources → each waypoint's config (pure): the destinations it fronts (listeners, with a
  * protocol per port), and its filter chain in order — `jwt` (RequestAuthentication), `authz`
  * (AuthorizationPolicy), WasmPlugins and FilterPlugins by phase and priority, and one `router`
- * (every HTTPRoute/GRPCRoute attached to a fronted Service, in Gateway API precedence order).
+ * (every HTTPRoute/GRPCRoute attached to a fronted Service, in Gateway API precedence order, and
+ * the HTTPFaults they name: ./faults.ts).
  *
  * Attachment follows Istio ambient: a policy or plugin attaches with targetRefs — kind Gateway
  * (the whole waypoint) or kind Service (that service's traffic through its waypoint); routes
@@ -13,6 +14,7 @@
  */
 import type { Resource } from "../resources/resource.ts";
 import { resourceName, type FilterConfigView, type FilterPhase, type ListenerProtocol, type ServiceView, type WaypointConfigView, type WaypointListener, type WorkloadView } from "../../state/view.ts";
+import { faultsFor } from "./faults.ts";
 import type { ResourceSnapshot, RouteFields, TranslateOptions, TranslationWarning } from "./snapshot.ts";
 import { hbonePortOf, WAYPOINT_CLASS, waypointFor } from "./waypoints.ts";
 
@@ -23,7 +25,7 @@ interface TargetRef {
 }
 
 /** The stored resources the waypoint translation reads, plus the mesh translation's views. */
-export type WaypointInputs = Pick<ResourceSnapshot, "gateways" | "httpRoutes" | "grpcRoutes" | "authorizationPolicies" | "requestAuthentications" | "wasmPlugins" | "filterPlugins"> & {
+export type WaypointInputs = Pick<ResourceSnapshot, "gateways" | "httpRoutes" | "grpcRoutes" | "authorizationPolicies" | "requestAuthentications" | "wasmPlugins" | "filterPlugins" | "httpFaults"> & {
   /** The services as stored (ports' names and appProtocol decide listener protocols). */
   readonly serviceResources: ResourceSnapshot["services"];
   /** The translated services and workloads (their `waypoint` says which waypoint fronts them). */
@@ -168,13 +170,17 @@ export function translateWaypoints(inputs: WaypointInputs, options: TranslateOpt
   }
   for (const [waypoint, list] of routes) {
     list.sort((a, b) => (a.r.metadata.creationTimestamp ?? "").localeCompare(b.r.metadata.creationTimestamp ?? "") || resourceName(a.r.metadata.namespace, a.r.metadata.name).localeCompare(resourceName(b.r.metadata.namespace, b.r.metadata.name)));
+    const faults = faultsFor(list.map((x) => x.r), inputs.httpFaults, warn);
     filters.get(waypoint)?.push({
       plugin: "router",
       source: list.map((x) => describe(x.r)).join(", "),
       phase: "route",
       priority: 0,
       targets: [],
-      config: { routes: list.map((x) => ({ kind: x.kind, namespace: x.r.metadata.namespace, name: x.r.metadata.name, parents: x.parents, hostnames: x.r.spec.hostnames ?? [], rules: x.r.spec.rules ?? [] })) },
+      config: {
+        routes: list.map((x) => ({ kind: x.kind, namespace: x.r.metadata.namespace, name: x.r.metadata.name, parents: x.parents, hostnames: x.r.spec.hostnames ?? [], rules: x.r.spec.rules ?? [] })),
+        ...(Object.keys(faults).length > 0 ? { faults } : {}),
+      },
     });
   }
 

@@ -11,11 +11,13 @@ import { eventually } from "../../../test/support/eventually.ts";
 import { bunRuntime } from "../../runtime/bun.ts";
 import { createLogControl } from "../../telemetry/log.ts";
 import { MetricsRegistry } from "../../telemetry/metrics.ts";
-import { AUTHORIZATION_TYPE, SERVICE_TYPE, WORKLOAD_TYPE } from "../../xds/type-urls.ts";
+import { AUTHORIZATION_TYPE, SERVICE_TYPE, WAYPOINT_CONFIG_TYPE, WORKLOAD_TYPE } from "../../xds/type-urls.ts";
+import { encodeWaypointConfig } from "../../xds/waypoint-wire.ts";
 import { planApply } from "../api/apply.ts";
 import { createSqliteStore } from "../store/sqlite-store.ts";
 import type { ConfigStore } from "../store/store.ts";
 import { DEFAULT_TRANSLATE_OPTIONS, snapshotOf } from "../translate/snapshot.ts";
+import { waypointsOf } from "../translate/waypoint-view.ts";
 import { translateMesh, viewForNode } from "../translate/ztunnel-view.ts";
 import { PushHub } from "./push-hub.ts";
 import { encodeZtunnelView, ResourceEncoder, type ResourceIndex } from "./resources.ts";
@@ -84,5 +86,44 @@ describe("push hub", () => {
         }
       }
     }
+  });
+
+  test("changing an HTTPFault a route names pushes a new waypoint config", async () => {
+    await commit(`apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: waypoint, namespace: bookinfo}
+spec: {gatewayClassName: istio-waypoint, listeners: [{name: mesh, port: 15008, protocol: HBONE}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: ratings, namespace: bookinfo, labels: {istio.io/use-waypoint: waypoint}}
+spec: {selector: {app: ratings}, ports: [{name: http, port: 9080}]}
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: waypoint-1, namespace: bookinfo}
+spec: {address: 10.0.3.1, node: node-2, serviceAccount: waypoint, labels: {gateway.networking.k8s.io/gateway-name: waypoint}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: ratings, namespace: bookinfo}
+spec:
+  parentRefs: [{group: "", kind: Service, name: ratings, port: 9080}]
+  rules: [{filters: [{type: ExtensionRef, extensionRef: {group: mesh.dev, kind: HTTPFault, name: flaky}}], backendRefs: [{name: ratings, port: 9080}]}]
+`);
+    const pushed = () => hub.waypointResources("node-2").get(WAYPOINT_CONFIG_TYPE)?.get("bookinfo/waypoint")?.version;
+    const expected = async () => {
+      const snapshot = snapshotOf((await store.list()).items);
+      const config = waypointsOf(snapshot, translateMesh(snapshot, DEFAULT_TRANSLATE_OPTIONS), DEFAULT_TRANSLATE_OPTIONS, () => {})[0];
+      if (!config) throw new Error("no waypoint config");
+      return new ResourceEncoder().encodeValue(WAYPOINT_CONFIG_TYPE, "bookinfo/waypoint", config, encodeWaypointConfig).version;
+    };
+    const versions = [pushed()];
+    for (const percentage of [10, 90]) {
+      await commit(`apiVersion: mesh.dev/v1\nkind: HTTPFault\nmetadata: {name: flaky, namespace: bookinfo}\nspec: {abort: {httpStatus: 503, percentage: ${percentage}}}\n`);
+      expect(pushed()).toBe(await expected());
+      versions.push(pushed());
+    }
+    expect(new Set(versions).size).toBe(3);
   });
 });

@@ -19,7 +19,7 @@ import { encodeWaypointConfig } from "../../xds/waypoint-wire.ts";
 import { waypointsOf } from "../translate/waypoint-view.ts";
 import { GATEWAY_NAME_LABEL } from "../translate/waypoints.ts";
 import type { ConfigStore, Watch } from "../store/store.ts";
-import { snapshotOf, type TranslateOptions, type TranslationWarning } from "../translate/snapshot.ts";
+import { SNAPSHOT_KINDS, snapshotOf, type TranslateOptions, type TranslationWarning } from "../translate/snapshot.ts";
 import { prepareMeshTranslation, type MeshContext } from "../translate/ztunnel-view.ts";
 import { keyOf, keyString, type Resource, type StoredResource } from "../resources/resource.ts";
 import type { WorkloadEntrySpec } from "../resources/kinds/workload-entry.ts";
@@ -38,8 +38,8 @@ const WORKLOAD_ENTRY = "WorkloadEntry";
  * kept short (at 100 ms it was most of a change's latency in the scale benchmark).
  */
 const DEFAULT_MIN_BUILD_INTERVAL_MS = 20;
-/** Kinds the ztunnel translation reads besides WorkloadEntry: a change to one means a full build. */
-const TRANSLATED_KINDS = new Set(["Namespace", "Service", "AuthorizationPolicy", "PeerAuthentication", "Gateway", "HTTPRoute", "GRPCRoute", "RequestAuthentication", "WasmPlugin", "FilterPlugin"]);
+/** Kinds the translations read besides WorkloadEntry: a change to one means a full build. */
+const TRANSLATED_KINDS = new Set(SNAPSHOT_KINDS.filter((k) => k !== WORKLOAD_ENTRY));
 
 export interface PushHubOptions {
   readonly store: ConfigStore;

@@ -355,3 +355,34 @@ describe("route regexes that backtrack exponentially (the waypoint's router woul
     accepted(`${GR}spec: {rules: [{matches: [{method: {type: RegularExpression, service: 'grpc\\.health\\.v1\\..*', method: '(?:Check)+'}, headers: [{name: x-id, type: RegularExpression, value: '(a)+'}]}]}]}\n`);
   });
 });
+
+describe("HTTPFault", () => {
+  const HF = "apiVersion: mesh.dev/v1\nkind: HTTPFault\nmetadata: {name: flaky, namespace: bookinfo}\n";
+  test("accepts a delay, an abort, both, fractional shares and a gRPC status", () => {
+    const r = accepted(`${HF}spec:\n  delay: {fixedDelay: 2s, percentage: 50}\n  abort: {httpStatus: 503, percentage: 10}\n`);
+    expect(r.ok && r.resource.spec).toEqual({ delay: { fixedDelay: "2s", percentage: 50 }, abort: { httpStatus: 503, percentage: 10 } });
+    for (const spec of ["{delay: {fixedDelay: 1h30m500ms}}", "{abort: {grpcStatus: 14, percentage: 0.1}}", "{abort: {httpStatus: 200, percentage: 100}}", "{delay: {fixedDelay: 0s, percentage: 0}}"]) {
+      accepted(`${HF}spec: ${spec}\n`);
+    }
+  });
+
+  const refused: Refused = [
+    ["an empty fault", `${HF}spec: {}\n`, ["spec: needs delay, abort or both"]],
+    ["an abort with both statuses, or none", `${HF}spec: {abort: {httpStatus: 503, grpcStatus: 14}}\n`, ["spec.abort: needs exactly one of httpStatus, grpcStatus"]],
+    ["an abort with a share only", `${HF}spec: {abort: {percentage: 10}}\n`, ["spec.abort: needs exactly one of httpStatus, grpcStatus"]],
+    ["statuses out of range", `${HF}spec: {abort: {httpStatus: 199}}\n`, ["spec.abort.httpStatus: Too small: expected number to be >=200"]],
+    ["a gRPC OK", `${HF}spec: {abort: {grpcStatus: 0}}\n`, ["spec.abort.grpcStatus: Too small: expected number to be >=1"]],
+    ["a fractional status", `${HF}spec: {abort: {httpStatus: 503.5}}\n`, ["spec.abort.httpStatus: Invalid input: expected int, received number"]],
+    ["shares over 100 or negative", `${HF}spec: {delay: {fixedDelay: 1s, percentage: 101}, abort: {httpStatus: 503, percentage: -1}}\n`, [
+      "spec.delay.percentage: Too big: expected number to be <=100",
+      "spec.abort.percentage: Too small: expected number to be >=0",
+    ]],
+    ["a delay without its duration", `${HF}spec: {delay: {percentage: 5}}\n`, ["spec.delay.fixedDelay: Invalid input: expected string, received undefined"]],
+    ["a Go duration", `${HF}spec: {delay: {fixedDelay: 1.5s}}\n`, ['spec.delay.fixedDelay: must be a Gateway API duration such as "10s", "500ms" or "1h30m"']],
+    ["Istio's field names", `${HF}spec: {delay: {fixedDelay: 1s, percent: 5}, abort: {httpStatus: 503, percentage: {value: 5}}}\n`, [
+      "spec.delay.percent: unknown field",
+      "spec.abort.percentage: Invalid input: expected number, received object",
+    ]],
+  ];
+  for (const [name, yaml, want] of refused) test(`refuses ${name}`, () => expect(issuesOf(yaml)).toEqual(want));
+});
