@@ -6,8 +6,9 @@
  */
 import type { Duplex } from "node:stream";
 import { formatEndpoint, type Endpoint } from "../net/endpoint.ts";
-import type { Logger } from "../telemetry/log.ts";
-import type { MetricsRegistry, Counter } from "../telemetry/metrics.ts";
+import { ISTIO_PEER_LABELS } from "./istio-labels.ts";
+import type { Logger } from "./log.ts";
+import type { MetricsRegistry, Counter } from "./metrics.ts";
 import type { ServiceView, WorkloadView } from "../state/view.ts";
 
 export type Direction = "inbound" | "outbound";
@@ -53,18 +54,7 @@ interface Families {
   readonly received: Counter;
 }
 
-const LABELS = [
-  "reporter",
-  "source_workload",
-  "source_workload_namespace",
-  "source_principal",
-  "destination_workload",
-  "destination_workload_namespace",
-  "destination_principal",
-  "destination_service",
-  "request_protocol",
-  "connection_security_policy",
-] as const;
+const LABELS = [...ISTIO_PEER_LABELS, "request_protocol", "connection_security_policy"] as const;
 
 export class ConnectionTable<Recheck = unknown> {
   readonly #log: Logger;

@@ -4,25 +4,11 @@
  * request and response body sizes) with reporter="waypoint" and Istio's label names, so Istio's
  * dashboards read them unchanged.
  */
+import { ISTIO_PEER_LABELS } from "../telemetry/istio-labels.ts";
 import type { Logger } from "../telemetry/log.ts";
 import type { Counter, Histogram, MetricsRegistry } from "../telemetry/metrics.ts";
 
-const LABELS = [
-  "reporter",
-  "source_workload",
-  "source_workload_namespace",
-  "source_principal",
-  "destination_workload",
-  "destination_workload_namespace",
-  "destination_principal",
-  "destination_service",
-  "destination_service_name",
-  "destination_service_namespace",
-  "request_protocol",
-  "response_code",
-  "response_flags",
-  "connection_security_policy",
-] as const;
+const LABELS = [...ISTIO_PEER_LABELS, "destination_service_name", "destination_service_namespace", "request_protocol", "response_code", "response_flags", "connection_security_policy"] as const;
 
 /** Istio's buckets for message sizes, in bytes. */
 const SIZE_BUCKETS = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000];

@@ -3,13 +3,11 @@
  * verb (`mesh waypoint --gateway NS/NAME …`, so its required flags are checked only then); the
  * verbs apply, list, status and delete manage waypoints through the API (waypoint-manage.ts).
  */
-import { readFileSync } from "node:fs";
 import { MeshError } from "../../errors/mesh-error.ts";
-import { tokenFromFile } from "../../identity/ca-client.ts";
 import { canonicalIp } from "../../net/ip.ts";
-import { formatHostPort, parseHostPort } from "../../util/host-port.ts";
 import { startWaypoint } from "../../waypoint/waypoint.ts";
 import type { Command } from "../command.ts";
+import { controlPlaneConnection, proxyEndpoints } from "../proxy-options.ts";
 import { runUntilSignal } from "../wait-for-signal.ts";
 import { WAYPOINT_SUBCOMMANDS } from "./waypoint-manage.ts";
 
@@ -39,15 +37,6 @@ export const waypointCommand: Command = {
     { name: "connect-timeout", type: "duration", default: "5s", description: "deadline to reach an upstream endpoint" },
   ],
   run: async ({ rt, options, logs }) => {
-    const caFile = options["control-plane-ca"] as string | undefined;
-    let controlPlaneCa: string | undefined;
-    if (caFile) {
-      try {
-        controlPlaneCa = readFileSync(caFile, "utf8");
-      } catch (err) {
-        throw new MeshError("invalid_argument", `--control-plane-ca ${caFile}: ${(err as Error).message}`, { detail: { path: "--control-plane-ca" } });
-      }
-    }
     const addressText = options.address as string | undefined;
     const address = addressText === undefined ? undefined : canonicalIp(addressText);
     if (address === null) throw new MeshError("invalid_argument", `--address ${JSON.stringify(addressText)} is not an IP address`, { detail: { path: "--address" } });
@@ -56,16 +45,10 @@ export const waypointCommand: Command = {
       {
         gateway: parseGateway(options.gateway as string),
         node: options.node as string,
-        controlPlane: `${controlPlaneCa ? "https" : "http"}://${formatHostPort(parseHostPort(options["control-plane"] as string, "127.0.0.1"))}`,
-        ...(controlPlaneCa ? { controlPlaneCa } : {}),
-        token: tokenFromFile(options["token-file"] as string),
+        ...controlPlaneConnection(options),
         dataDir: options["data-dir"] as string,
         ...(address ? { address } : {}),
-        listen: {
-          admin: parseHostPort(options["admin-address"] as string),
-          metrics: parseHostPort(options["metrics-address"] as string),
-          readiness: parseHostPort(options["readiness-address"] as string),
-        },
+        listen: proxyEndpoints(options),
         hbonePort: options["hbone-port"] as number,
         drainTimeoutMs: drainMs,
         connectTimeoutMs: options["connect-timeout"] as number,

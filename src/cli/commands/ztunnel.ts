@@ -1,19 +1,9 @@
 /** `mesh ztunnel`: the per-node L4 proxy. */
-import { readFileSync } from "node:fs";
-import { MeshError } from "../../errors/mesh-error.ts";
-import { tokenFromFile } from "../../identity/ca-client.ts";
-import { formatHostPort, parseHostPort, type HostPort } from "../../util/host-port.ts";
+import { parseHostPort, type HostPort } from "../../util/host-port.ts";
 import { startZtunnel, type CaptureMode } from "../../ztunnel/ztunnel.ts";
 import type { Command } from "../command.ts";
+import { controlPlaneConnection, proxyEndpoints } from "../proxy-options.ts";
 import { runUntilSignal } from "../wait-for-signal.ts";
-
-function readPem(file: string, flag: string): string {
-  try {
-    return readFileSync(file, "utf8");
-  } catch (err) {
-    throw new MeshError("invalid_argument", `${flag} ${file}: ${(err as Error).message}`, { detail: { path: flag } });
-  }
-}
 
 /** "IP", "IP:PORT", "IPv6" or "[IPv6]:PORT"; port 53 when absent. */
 function parseDnsUpstream(text: string): HostPort {
@@ -55,18 +45,13 @@ export const ztunnelCommand: Command = {
     { name: "passthrough-deny", type: "list", arg: "CIDRS", description: "addresses or CIDR blocks (comma-separated) workload passthrough may never reach, besides this node and the control plane (always refused), e.g. etcd or 169.254.169.254/32" },
   ],
   run: async ({ rt, options, logs }) => {
-    const endpoint = options["control-plane"] as string;
-    const caFile = options["control-plane-ca"] as string | undefined;
-    const controlPlaneCa = caFile ? readPem(caFile, "--control-plane-ca") : undefined;
     const upstreams = options["dns-upstreams"] as string[] | undefined;
     const passthroughDeny = options["passthrough-deny"] as string[] | undefined;
     const drainMs = options["drain-timeout"] as number;
     const running = await startZtunnel(
       {
         node: options.node as string,
-        controlPlane: `${controlPlaneCa ? "https" : "http"}://${formatHostPort(parseHostPort(endpoint, "127.0.0.1"))}`,
-        ...(controlPlaneCa ? { controlPlaneCa } : {}),
-        token: tokenFromFile(options["token-file"] as string),
+        ...controlPlaneConnection(options),
         capture: options.capture as CaptureMode,
         dataDir: options["data-dir"] as string,
         listen: {
@@ -75,9 +60,7 @@ export const ztunnelCommand: Command = {
           hbone: parseHostPort(options["hbone-address"] as string),
           socks5: parseHostPort(options["socks5-address"] as string),
           dns: options["no-dns"] ? null : parseHostPort(options["dns-address"] as string),
-          admin: parseHostPort(options["admin-address"] as string),
-          metrics: parseHostPort(options["metrics-address"] as string),
-          readiness: parseHostPort(options["readiness-address"] as string),
+          ...proxyEndpoints(options),
         },
         hbonePort: options["hbone-port"] as number,
         drainTimeoutMs: drainMs,
