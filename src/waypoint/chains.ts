@@ -38,6 +38,11 @@ function specOf(f: FilterConfigView): ChainSpec {
   };
 }
 
+/** The filters that apply to a listener: those targeting it, and those targeting none (every listener). */
+export function filtersFor(config: WaypointConfigView, listener: WaypointListener): FilterConfigView[] {
+  return config.filters.filter((f) => f.targets.length === 0 || f.targets.includes(listener.key));
+}
+
 export class ListenerChains {
   readonly #host: PluginHost;
   readonly #terminal: Terminal;
@@ -57,7 +62,7 @@ export class ListenerChains {
     }
     let chain = this.#built.get(listener.key);
     if (!chain) {
-      const specs = config.filters.filter((f) => f.targets.length === 0 || f.targets.includes(listener.key)).map(specOf);
+      const specs = filtersFor(config, listener).map(specOf);
       chain = buildChain(specs, this.#terminal, this.#host);
       this.#built.set(listener.key, chain);
     }
