@@ -45,6 +45,16 @@ spec: {gatewayClassName: istio-waypoint, listeners: [{name: mesh, port: HBONE_PO
   service("greeter-down", "10.96.0.45", "{name: grpc, port: 50051}"),
   entry("greeter-down-1", "greeter-down", "127.0.4.15"),
   service("greeter-none", "10.96.0.46", "{name: grpc, port: 50051}"),
+  // A destination with a route: its filter chain runs on HTTP/1.1 only so far.
+  service("greeter-routed", "10.96.0.47", "{name: grpc, port: 50051}"),
+  entry("greeter-routed-1", "greeter", "127.0.4.14"),
+  `apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata: {name: greeter-routed, namespace: bookinfo}
+spec:
+  parentRefs: [{group: "", kind: Service, name: greeter-routed, port: 50051}]
+  rules: [{backendRefs: [{name: greeter-routed, port: 50051}]}]
+`,
 ].join("---\n");
 
 let mesh: WaypointMesh;
@@ -215,6 +225,13 @@ describe("waypoint: gRPC inside the tunnel", () => {
     const got = await sayHello("greeter-none.bookinfo", "jason");
     expect(got.status.code).toBe(grpc.status.UNAVAILABLE);
     expect(got.status.details).toBe("no healthy upstream");
+  });
+
+  test("a destination with filters is failed closed on HTTP/2, never served around them", async () => {
+    const got = await sayHello("greeter-routed.bookinfo", "jason");
+    // HTTP 500 → UNKNOWN, as Envoy maps it.
+    expect(got.status.code).toBe(grpc.status.UNKNOWN);
+    expect(got.status.details).toContain("filter chain does not run on HTTP/2 yet");
   });
 
   test("istio_requests_total says request_protocol=grpc with grpc_response_status", async () => {

@@ -22,7 +22,7 @@ import type { Logger } from "../telemetry/log.ts";
 import { endToEnd, headerObject, rawFromObject, upstreamRequestHeaders } from "./forward-headers.ts";
 import { asHttpSocket } from "./http-socket.ts";
 import { grpcLocalReply, isGrpc, LOCAL_REPLIES, type LocalReply } from "./local-reply.ts";
-import { filtersFor } from "./chains.ts";
+import { actingFilters } from "./chains.ts";
 import type { TunnelFacts } from "./http-proxy.ts";
 import { hopsFor, partiesOf } from "./request-route.ts";
 import type { RequestTelemetry } from "./request-telemetry.ts";
@@ -161,10 +161,10 @@ export class Http2Proxy {
       finish(r.status, r.flag);
     };
 
-    // The plugin filter chain (routes, policy) runs on HTTP/1.1 only so far: a destination with
-    // filters is failed closed on HTTP/2 rather than served around them.
+    // The plugin filter chain (routes, policy) runs on HTTP/1.1 only so far: a destination whose
+    // filters would act is failed closed on HTTP/2 rather than served around them.
     const config = state.config;
-    const filters = config ? filtersFor(config, facts.match.listener) : [];
+    const filters = config ? actingFilters(config, facts.match.listener) : [];
     if (filters.length > 0) {
       this.#o.log.warn("HTTP/2 request refused: its destination has filters the HTTP/2 engine does not run yet", { "src.identity": facts.peerIdentity, destination: facts.match.listener.key, filters: filters.map((f) => f.plugin).join(",") });
       return reply(LOCAL_REPLIES.filtersNotRun);
