@@ -11,6 +11,7 @@ import * as grpc from "@grpc/grpc-js";
 import http from "node:http";
 import http2 from "node:http2";
 import { socksGet } from "../src/cli/demo/socks-get.ts";
+import { H2_PREFACE } from "../src/waypoint/protocol-sniff.ts";
 import { eventually } from "./support/eventually.ts";
 import { socksConnect, socksForwarder } from "./support/socks-connect.ts";
 import { startWaypointMesh, type WaypointMesh } from "./support/waypoint-mesh.ts";
@@ -84,6 +85,33 @@ interface H2Answer {
   readonly headers: http2.IncomingHttpHeaders;
   readonly trailers: http2.IncomingHttpHeaders | undefined;
   readonly body: string;
+}
+
+/**
+ * The waypoint's first SETTINGS frame (RFC 9113 §6.5), read with raw bytes: the client preface
+ * and an empty SETTINGS out, the server's first frame in. (Bun's node:http2 client reports
+ * defaults in `remoteSettings` on a handed-over socket, so it cannot be asked.)
+ */
+async function serverSettings(host: string, port: number): Promise<Map<number, number>> {
+  const socket = await socksConnect({ from: "127.0.1.10", socks: mesh.socks, host, port });
+  try {
+    const bytes = await new Promise<Buffer>((resolve, reject) => {
+      let got = Buffer.alloc(0);
+      socket.on("data", (c: Buffer) => {
+        got = Buffer.concat([got, c]);
+        if (got.length >= 9 && got.length >= 9 + got.readUIntBE(0, 3)) resolve(got);
+      });
+      socket.on("error", reject);
+      socket.write(Buffer.concat([H2_PREFACE, Buffer.from([0, 0, 0, 0x4, 0, 0, 0, 0, 0])]));
+      socket.resume();
+    });
+    expect(bytes[3]).toBe(0x4);
+    const out = new Map<number, number>();
+    for (let i = 9; i + 6 <= 9 + bytes.readUIntBE(0, 3); i += 6) out.set(bytes.readUInt16BE(i), bytes.readUInt32BE(i + 2));
+    return out;
+  } finally {
+    socket.destroy();
+  }
 }
 
 /** One h2c request through the mesh: a SOCKS5 connection from sleep, handed to http2.connect. */
@@ -193,6 +221,13 @@ describe("waypoint: HTTP/2 (prior knowledge) inside the tunnel", () => {
     const h1 = await socksGet({ from: "127.0.1.10", socks: mesh.socks, host: "autoh1.bookinfo", port: 8080, path: "/" });
     expect(h1.kind === "response" && h1.status).toBe(200);
     expect(h1.kind === "response" && JSON.parse(h1.body)).toEqual({ name: "autoh1", httpVersion: "1.1" });
+  });
+
+  test("the waypoint's HTTP/2 settings are bounded", async () => {
+    const settings = await serverSettings("h2echo.bookinfo", 8080);
+    expect(settings.get(0x3)).toBe(100); // MAX_CONCURRENT_STREAMS
+    expect(settings.get(0x4)).toBe(256 * 1024); // INITIAL_WINDOW_SIZE
+    expect(settings.get(0x6)).toBe(16 * 1024); // MAX_HEADER_LIST_SIZE
   });
 
   test("each h2 request is logged with protocol HTTP/2", async () => {
