@@ -73,7 +73,7 @@ function h2echo(name: string, address: string): Promise<http2.Http2Server> {
     stream.on("data", (c: Buffer) => (body += c.toString()));
     stream.on("trailers", (t) => (trailers = t));
     stream.on("end", () => {
-      stream.respond({ ":status": 200, "content-type": "application/json", "x-served-by": name }, { waitForTrailers: true });
+      stream.respond({ ":status": 200, "content-type": "application/json", "x-served-by": name, trailer: "x-checksum" }, { waitForTrailers: true });
       stream.on("wantTrailers", () => stream.sendTrailers({ "x-checksum": String(body.length) }));
       stream.end(JSON.stringify({ name, headers, body, trailers: trailers ?? null }));
     });
@@ -121,7 +121,8 @@ async function h2request(host: string, port: number, request: { path: string; me
   try {
     return await new Promise<H2Answer>((resolve, reject) => {
       session.on("error", reject);
-      const req = session.request({ ":method": request.method ?? "GET", ":path": request.path, "x-test": "h2" }, request.trailers ? { waitForTrailers: true } : { endStream: request.body === undefined });
+      const announce = request.trailers ? { trailer: Object.keys(request.trailers).join(", ") } : {};
+      const req = session.request({ ":method": request.method ?? "GET", ":path": request.path, "x-test": "h2", ...announce }, request.trailers ? { waitForTrailers: true } : { endStream: request.body === undefined });
       if (request.trailers) req.on("wantTrailers", () => req.sendTrailers(request.trailers as Record<string, string>));
       let headers: http2.IncomingHttpHeaders = {};
       let trailers: http2.IncomingHttpHeaders | undefined;
@@ -261,6 +262,24 @@ describe("waypoint: gRPC inside the tunnel", () => {
     expect(got.status.code).toBe(grpc.status.UNAVAILABLE);
     expect(got.status.details).toBe("no healthy upstream");
   });
+
+  test("1,600 calls from 16 concurrent callers on one connection all succeed (more than 1,000 streams on one pooled upstream session)", async () => {
+    const forwarder = await socksForwarder({ from: "127.0.1.10", socks: mesh.socks, host: "greeter.bookinfo", port: 50051 });
+    forwarders.push(forwarder);
+    const client = new GreeterClient(forwarder.address, grpc.credentials.createInsecure());
+    const say = client as unknown as Record<string, (r: string, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null) => void) => void>;
+    const failures: string[] = [];
+    const until = Date.now() + 20_000;
+    const call = () => new Promise<void>((resolve) => say.sayHello?.("load", { deadline: Date.now() + 5000 }, (e) => (e && failures.push(`${e.code} ${e.details}`), resolve())));
+    try {
+      await Promise.all(Array.from({ length: 16 }, async () => {
+        for (let i = 0; i < 100 && Date.now() < until; i++) await call();
+      }));
+    } finally {
+      client.close();
+    }
+    expect(failures).toEqual([]);
+  }, 30_000);
 
   test("a destination with filters is failed closed on HTTP/2, never served around them", async () => {
     const got = await sayHello("greeter-routed.bookinfo", "jason");

@@ -3,7 +3,8 @@
  * to one node:http2 server as a connection, with bounded settings (concurrent streams, header
  * list size, initial window); each request stream is carried to an endpoint of the destination as
  * an HTTP/2 stream on the upstream's pooled session for that hop (gRPC needs HTTP/2 end to end:
- * trailers, `te: trailers`). Trailers are carried both ways; a trailers-only response stays one.
+ * trailers, `te: trailers`). Trailers are carried both ways for gRPC and where a `trailer` field
+ * announces them; a trailers-only response stays one.
  *
  * Invariants (shared with the HTTP/1.1 engine through request-route.ts and forward-headers.ts):
  * - a request is carried only for the destination its tunnel was admitted for;
@@ -64,6 +65,16 @@ type Headers = http2.IncomingHttpHeaders;
 /** End-to-end fields of a header block or trailers, as node:http2 writes them. */
 const endToEndObject = (h: Headers) => headerObject(endToEnd(rawFromObject(h)));
 const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
+
+/**
+ * Whether a message's trailers are forwarded: a `trailer` field announcing them (RFC 9110
+ * §6.6.2), or a gRPC response (its status is in the trailers; gRPC requests have none). Others are
+ * piped plainly: Bun's node:http2 client sending an empty trailer block on every gRPC request made
+ * a Bun HTTP/2 server answer GOAWAY INTERNAL_ERROR after ~1,000 streams, failing the session's
+ * requests in flight.
+ */
+const announcesTrailers = (h: Headers) => h.trailer !== undefined;
+const forwardsResponseTrailers = (h: Headers) => announcesTrailers(h) || isGrpc(one(h["content-type"]));
 
 export class Http2Proxy {
   readonly #o: Http2ProxyOptions;
@@ -198,11 +209,13 @@ export class Http2Proxy {
           stream.respond(out, { endStream: true });
           return finish(status, "-");
         }
-        stream.respond(out, { waitForTrailers: true });
-        stream.once("wantTrailers", () => {
-          if (responseTrailers) grpcStatus = one(responseTrailers["grpc-status"]) ?? grpcStatus;
-          stream.sendTrailers(responseTrailers ? endToEndObject(responseTrailers) : {});
-        });
+        if (forwardsResponseTrailers(h)) {
+          stream.respond(out, { waitForTrailers: true });
+          stream.once("wantTrailers", () => {
+            if (responseTrailers) grpcStatus = one(responseTrailers["grpc-status"]) ?? grpcStatus;
+            stream.sendTrailers(responseTrailers ? endToEndObject(responseTrailers) : {});
+          });
+        } else stream.respond(out);
         up.on("data", (c: Buffer) => void (responseBytes += c.byteLength));
         up.pipe(stream);
         stream.once("close", () => finish(status, stream.rstCode === 0 || stream.rstCode === undefined ? "-" : "DC"));
@@ -217,7 +230,7 @@ export class Http2Proxy {
           if (stream.destroyed) return;
           let up: http2.ClientHttp2Stream;
           try {
-            up = session.request(outgoing, ended ? { endStream: true } : { waitForTrailers: true });
+            up = session.request(outgoing, ended ? { endStream: true } : announcesTrailers(headers) ? { waitForTrailers: true } : {});
           } catch (err) {
             // A pooled session closing under us (GOAWAY) is already forgotten: one more try opens a new one.
             this.#o.log.debug("upstream session unusable", { upstream: formatEndpoint(h.target), error: MeshError.from(err).message });
@@ -235,7 +248,7 @@ export class Http2Proxy {
           });
           carry(up);
           if (!ended) {
-            up.once("wantTrailers", () => up.sendTrailers(requestTrailers ? endToEndObject(requestTrailers) : {}));
+            if (announcesTrailers(headers)) up.once("wantTrailers", () => up.sendTrailers(requestTrailers ? endToEndObject(requestTrailers) : {}));
             stream.on("data", (c: Buffer) => void (requestBytes += c.byteLength));
             stream.pipe(up);
           }
