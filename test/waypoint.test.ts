@@ -9,20 +9,10 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { BOOKINFO_DEMO_YAML } from "../src/cli/demo/manifests.ts";
 import { socksGet } from "../src/cli/demo/socks-get.ts";
-import type { RunningControlPlane } from "../src/controlplane/server.ts";
-import { bunRuntime } from "../src/runtime/bun.ts";
-import { createLogControl } from "../src/telemetry/log.ts";
-import { startWaypoint, type RunningWaypoint } from "../src/waypoint/waypoint.ts";
-import { startZtunnel, type RunningZtunnel } from "../src/ztunnel/ztunnel.ts";
-import { applyAndWait, startTestControlPlane } from "./support/control-plane.ts";
 import { eventually } from "./support/eventually.ts";
-import { freePort } from "./support/ports.ts";
+import { startWaypointMesh, type WaypointMesh } from "./support/waypoint-mesh.ts";
 
 const MESH = `apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
@@ -98,15 +88,8 @@ metadata: {name: reviews-v3, namespace: bookinfo}
 spec: {address: 127.0.2.33, node: node-2, serviceAccount: bookinfo-reviews, labels: {app: reviews, version: v3}}
 `;
 
-type LogRecord = Record<string, unknown>;
-const records: LogRecord[] = [];
-const logs = createLogControl({ format: "json", spec: "off,access=info,waypoint=info", write: (line) => records.push(JSON.parse(line)) });
-let dir: string;
-let cp: RunningControlPlane;
-const ztunnels: RunningZtunnel[] = [];
-let waypoint: RunningWaypoint;
+let mesh: WaypointMesh;
 const backends: http.Server[] = [];
-let socks: { host: string; port: number };
 
 function backend(version: string, address: string): Promise<http.Server> {
   const server = http.createServer((req, res) => {
@@ -122,44 +105,9 @@ function backend(version: string, address: string): Promise<http.Server> {
   return new Promise((resolve) => server.listen(9080, address, () => resolve(server)));
 }
 
-async function zt(node: string, address: string, hbonePort: number): Promise<RunningZtunnel> {
-  const token = (await cp.tokens.mint(node, 3600_000)).token;
-  const z = await startZtunnel(
-    {
-      node,
-      controlPlane: `http://127.0.0.1:${cp.xdsAddress.port}`,
-      token: () => token,
-      capture: "socks5",
-      dataDir: join(dir, node),
-      listen: {
-        outbound: { host: address, port: 0 },
-        inboundPlaintext: { host: address, port: 0 },
-        hbone: { host: address, port: hbonePort },
-        socks5: { host: address, port: 0 },
-        dns: null,
-        admin: { host: address, port: 0 },
-        metrics: { host: address, port: 0 },
-        readiness: { host: address, port: 0 },
-      },
-      hbonePort,
-      drainTimeoutMs: 500,
-      connectTimeoutMs: 2000,
-    },
-    bunRuntime,
-    logs,
-  );
-  ztunnels.push(z);
-  await eventually(async () => expect((await fetch(`http://${address}:${z.addresses.readiness?.port}/healthz/ready`)).status).toBe(200), { timeoutMs: 15_000 });
-  return z;
-}
-
-const get = (path = "/", headers?: Record<string, string>, host = "reviews.bookinfo") => socksGet({ from: "127.0.1.10", socks, host, port: 9080, path, ...(headers ? { headers } : {}) });
+const get = (path = "/", headers?: Record<string, string>, host = "reviews.bookinfo") => socksGet({ from: "127.0.1.10", socks: mesh.socks, host, port: 9080, path, ...(headers ? { headers } : {}) });
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "mesh-waypoint-"));
-  const hbonePort = await freePort();
-  cp = await startTestControlPlane(join(dir, "cp"));
-  await applyAndWait(cp, `${BOOKINFO_DEMO_YAML}\n---\n${MESH.replace("HBONE_PORT", String(hbonePort))}`);
   backends.push(await backend("v1", "127.0.2.31"), await backend("v2", "127.0.2.32"));
   // ratings answers 503 to every other request: what the route's retry policy must hide.
   let ratingsCalls = 0;
@@ -169,34 +117,12 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => ratings.listen(9080, "127.0.2.41", r));
   backends.push(ratings);
-  const z1 = await zt("node-1", "127.0.0.31", hbonePort);
-  await zt("node-2", "127.0.0.32", hbonePort);
-  socks = { host: "127.0.0.31", port: z1.addresses.socks5?.port as number };
-  const token = (await cp.tokens.mint("node-2", 3600_000)).token;
-  waypoint = await startWaypoint(
-    {
-      gateway: { namespace: "bookinfo", name: "waypoint" },
-      node: "node-2",
-      controlPlane: `http://127.0.0.1:${cp.xdsAddress.port}`,
-      token: () => token,
-      dataDir: join(dir, "waypoint"),
-      listen: { admin: { host: "127.0.0.33", port: 0 }, metrics: { host: "127.0.0.33", port: 0 }, readiness: { host: "127.0.0.33", port: 0 } },
-      hbonePort,
-      drainTimeoutMs: 500,
-      connectTimeoutMs: 2000,
-    },
-    bunRuntime,
-    logs,
-  );
-  await eventually(async () => expect((await fetch(`http://127.0.0.33:${waypoint.addresses.readiness?.port}/healthz/ready`)).status).toBe(200), { timeoutMs: 15_000 });
+  mesh = await startWaypointMesh({ yaml: MESH, addresses: { node1: "127.0.0.31", node2: "127.0.0.32", waypointAdmin: "127.0.0.33" }, logSpec: "off,access=info,waypoint=info" });
 }, 60_000);
 
 afterAll(async () => {
-  await waypoint?.drain(200);
-  for (const z of ztunnels) await z.drain(200);
+  await mesh?.close();
   for (const b of backends) b.close();
-  await cp?.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 describe("waypoint: HTTP/1.1 through sleep → ztunnel → waypoint → ztunnel → reviews", () => {
@@ -220,11 +146,11 @@ describe("waypoint: HTTP/1.1 through sleep → ztunnel → waypoint → ztunnel 
   });
 
   test("the waypoint logs each request with both identities; the destination ztunnel sees the waypoint's identity", async () => {
-    records.length = 0;
+    mesh.records.length = 0;
     const got = await get("/identity");
     expect(got.kind).toBe("response");
     await eventually(() => {
-      const line = records.find((r) => r.msg === "request complete" && r.path === "/identity");
+      const line = mesh.records.find((r) => r.msg === "request complete" && r.path === "/identity");
       expect(line).toBeDefined();
       expect(line?.["src.identity"]).toBe("spiffe://cluster.local/ns/bookinfo/sa/sleep");
       expect(line?.["dst.identity"]).toBe("spiffe://cluster.local/ns/bookinfo/sa/bookinfo-reviews");
@@ -235,7 +161,7 @@ describe("waypoint: HTTP/1.1 through sleep → ztunnel → waypoint → ztunnel 
       expect(line?.x_forwarded_for).toBe("127.0.1.10");
     });
     // The waypoint's upstream connection is open (kept alive): the destination ztunnel lists it with the waypoint as the source.
-    const open = (await (await fetch(`http://127.0.0.32:${ztunnels[1]?.addresses.admin?.port}/connections`)).json()) as Array<Record<string, unknown>>;
+    const open = (await (await fetch(`http://127.0.0.32:${mesh.ztunnels[1]?.addresses.admin?.port}/connections`)).json()) as Array<Record<string, unknown>>;
     const fromWaypoint = open.filter((c) => c.direction === "inbound" && String(c.dst).startsWith("127.0.2.3"));
     expect(fromWaypoint.length).toBeGreaterThan(0);
     for (const c of fromWaypoint) expect(c.srcIdentity).toBe("spiffe://cluster.local/ns/bookinfo/sa/waypoint");
@@ -250,14 +176,14 @@ describe("waypoint: HTTP/1.1 through sleep → ztunnel → waypoint → ztunnel 
 
   test("a request body reaches the endpoint whole (piped, not buffered) and is counted", async () => {
     const body = "x".repeat(300_000);
-    records.length = 0;
-    const got = await socksGet({ from: "127.0.1.10", socks, host: "reviews.bookinfo", port: 9080, path: "/upload", method: "POST", body });
+    mesh.records.length = 0;
+    const got = await socksGet({ from: "127.0.1.10", socks: mesh.socks, host: "reviews.bookinfo", port: 9080, path: "/upload", method: "POST", body });
     expect(got.kind === "response" && got.body).toContain(`got 300000 bytes: ${createHash("sha256").update(body).digest("hex")}`);
-    await eventually(() => expect(records.find((r) => r.msg === "request complete" && r.path === "/upload")?.bytes_received).toBe(300_000));
+    await eventually(() => expect(mesh.records.find((r) => r.msg === "request complete" && r.path === "/upload")?.bytes_received).toBe(300_000));
   });
 
   test("istio_requests_total with reporter=waypoint and Istio's labels", async () => {
-    const text = await (await fetch(`http://127.0.0.33:${waypoint.addresses.metrics?.port}/metrics`)).text();
+    const text = await mesh.metrics();
     const line = text.split("\n").find((l) => l.startsWith("istio_requests_total{") && l.includes('response_code="200"'));
     expect(line).toContain('reporter="waypoint"');
     expect(line).toContain('source_principal="spiffe://cluster.local/ns/bookinfo/sa/sleep"');
@@ -269,7 +195,7 @@ describe("waypoint: HTTP/1.1 through sleep → ztunnel → waypoint → ztunnel 
   });
 
   test("HTTPRoute through the router plugin: end-user jason goes to v2; the rest split 80/20 over 1,000 requests (±4 points)", async () => {
-    await applyAndWait(cp, ROUTING);
+    await mesh.apply(ROUTING);
     await eventually(async () => {
       const got = await get("/jason", { "end-user": "jason" });
       expect(got.kind === "response" && JSON.parse(got.body).version).toBe("v2");
@@ -287,7 +213,7 @@ describe("waypoint: HTTP/1.1 through sleep → ztunnel → waypoint → ztunnel 
     }
     expect(Math.abs((counts.v1 ?? 0) / 10 - 80)).toBeLessThanOrEqual(4);
     expect(Math.abs((counts.v2 ?? 0) / 10 - 20)).toBeLessThanOrEqual(4);
-    const route = records.find((r) => r.msg === "request complete" && r.path === "/split/0");
+    const route = mesh.records.find((r) => r.msg === "request complete" && r.path === "/split/0");
     expect(route?.["dst.service"]).toBe("reviews.bookinfo.svc.cluster.local");
   }, 60_000);
 
@@ -301,14 +227,14 @@ describe("waypoint: HTTP/1.1 through sleep → ztunnel → waypoint → ztunnel 
       return out;
     };
     await eventually(async () => expect(await statuses()).toContain(503));
-    await applyAndWait(cp, RATINGS_RETRY);
+    await mesh.apply(RATINGS_RETRY);
     await eventually(async () => expect(new Set(await statuses())).toEqual(new Set([200])));
   }, 30_000);
 
   test("a dead endpoint is skipped for a live one; with none left the client gets Envoy's 503", async () => {
     // reviews-v3 has no server behind it: requests that try it first fail over.
-    await applyAndWait(cp, REVIEWS_DOWN);
-    await eventually(() => expect(waypoint.state().workloadAt("127.0.2.33")).toBeDefined());
+    await mesh.apply(REVIEWS_DOWN);
+    await eventually(() => expect(mesh.waypoint.state().workloadAt("127.0.2.33")).toBeDefined());
     for (let i = 0; i < 6; i++) {
       const got = await get(`/failover/${i}`);
       expect(got.kind === "response" && got.status).toBe(200);

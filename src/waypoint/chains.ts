@@ -38,6 +38,24 @@ function specOf(f: FilterConfigView): ChainSpec {
   };
 }
 
+/** The filters that apply to a listener: those targeting it, and those targeting none (every listener). */
+export function filtersFor(config: WaypointConfigView, listener: WaypointListener): FilterConfigView[] {
+  return config.filters.filter((f) => f.targets.length === 0 || f.targets.includes(listener.key));
+}
+
+/**
+ * The filters that would act on a listener's requests: every filter for it except a router none
+ * of whose routes names the listener (such a router only forwards to the listener's own
+ * destination). What an engine that does not run chains yet must refuse rather than skip.
+ */
+export function actingFilters(config: WaypointConfigView, listener: WaypointListener): FilterConfigView[] {
+  return filtersFor(config, listener).filter((f) => {
+    if (f.plugin !== "router") return true;
+    const routes = (f.config as { routes?: ReadonlyArray<{ parents?: readonly string[] }> }).routes ?? [];
+    return routes.some((r) => (r.parents ?? []).some((p) => p === listener.key || p.startsWith(`${listener.key}:`)));
+  });
+}
+
 export class ListenerChains {
   readonly #host: PluginHost;
   readonly #terminal: Terminal;
@@ -57,7 +75,7 @@ export class ListenerChains {
     }
     let chain = this.#built.get(listener.key);
     if (!chain) {
-      const specs = config.filters.filter((f) => f.targets.length === 0 || f.targets.includes(listener.key)).map(specOf);
+      const specs = filtersFor(config, listener).map(specOf);
       chain = buildChain(specs, this.#terminal, this.#host);
       this.#built.set(listener.key, chain);
     }

@@ -75,3 +75,25 @@ export function upstreamRequestHeaders(raw: readonly string[], facts: ForwardFac
   headers.push(["traceparent", traceparent]);
   return { headers, requestId, traceparent, forwardedFor };
 }
+
+/** Header pairs as the object form node:http and node:http2 writers take (names lowercased, repeated names as arrays). */
+export function headerObject(pairs: Iterable<readonly [string, string]>): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of pairs) {
+    const key = name.toLowerCase();
+    const had = out[key];
+    out[key] = had === undefined ? value : Array.isArray(had) ? [...had, value] : [had, value];
+  }
+  return out;
+}
+
+/** node:http2's header object as raw [name, value, …] without pseudo-headers (the form the rules above read). */
+export function rawFromObject(headers: Readonly<Record<string, string | readonly string[] | number | undefined>>): string[] {
+  const raw: string[] = [];
+  for (const [name, value] of Object.entries(headers)) {
+    if (name.startsWith(":") || value === undefined) continue;
+    if (Array.isArray(value)) for (const v of value as readonly string[]) raw.push(name, v);
+    else raw.push(name, String(value));
+  }
+  return raw;
+}

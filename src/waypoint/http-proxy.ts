@@ -23,19 +23,18 @@ import type { ReadableStream as NodeWebStream } from "node:stream/web";
 import { MeshError } from "../errors/mesh-error.ts";
 import { formatEndpoint, type Endpoint } from "../net/endpoint.ts";
 import { createHeaders, RequestContext, type PluginHost } from "../plugin-api/index.ts";
-import { identityOf } from "../state/mesh-state.ts";
 import type { Logger } from "../telemetry/log.ts";
 import { ListenerChains } from "./chains.ts";
-import { endToEnd, upstreamRequestHeaders } from "./forward-headers.ts";
+import { endToEnd, headerObject, upstreamRequestHeaders } from "./forward-headers.ts";
 import { asHttpSocket } from "./http-socket.ts";
 import { lazyBody, untouchedSource } from "./lazy-body.ts";
-import { LOCAL_REPLIES, type LocalReply } from "./local-reply.ts";
+import { grpcLocalReply, LOCAL_REPLIES, type LocalReply } from "./local-reply.ts";
 import { normalizePath } from "./normalize-path.ts";
+import { hopsFor, partiesOf } from "./request-route.ts";
 import type { RequestTelemetry } from "./request-telemetry.ts";
 import type { ListenerMatch, WaypointState } from "./state.ts";
 import { UPSTREAM_CONNECT_FAILED, type Upstream } from "./upstream.ts";
-import { planUpstream, type UpstreamHop } from "./upstream-plan.ts";
-import { upstreamTargetOf } from "./upstream-target.ts";
+import type { UpstreamHop } from "./upstream-plan.ts";
 
 /** What the HBONE layer established for a tunnel before any HTTP was read. */
 export interface TunnelFacts {
@@ -97,17 +96,6 @@ function counted(stream: Readable, add: (n: number) => void): Readable {
 }
 
 const randomHex = (bytes: number) => randomBytes(bytes).toString("hex");
-
-/** Header pairs as the object form node:http's writers take (repeated names as arrays). */
-function headerObject(pairs: Iterable<readonly [string, string]>): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const [name, value] of pairs) {
-    const key = name.toLowerCase();
-    const had = out[key];
-    out[key] = had === undefined ? value : Array.isArray(had) ? [...had, value] : [had, value];
-  }
-  return out;
-}
 
 const hasBody = (req: http.IncomingMessage) => req.headers["transfer-encoding"] !== undefined || (req.headers["content-length"] !== undefined && req.headers["content-length"] !== "0");
 
@@ -223,7 +211,10 @@ export class HttpProxy {
   #localReply(ctx: RequestContext, reply: LocalReply): void {
     (this.#exchanges.get(ctx) as Exchange).flag = reply.flag;
     // gRPC clients read the status from grpc-status (trailers-only: HTTP 200), as Envoy answers them.
-    if (ctx.grpc) ctx.respond(200, { headers: { "content-type": "application/grpc", "grpc-status": "14", "grpc-message": reply.body }, details: reply.details });
+    if (ctx.grpc) {
+      const h = grpcLocalReply(reply);
+      ctx.respond(200, { headers: { "content-type": h["content-type"], "grpc-status": h["grpc-status"], "grpc-message": h["grpc-message"] }, details: reply.details });
+    }
     else ctx.respond(reply.status, { headers: { "content-type": "text/plain" }, body: reply.body, details: reply.details });
   }
 
@@ -236,8 +227,7 @@ export class HttpProxy {
   async #forward(ctx: RequestContext): Promise<void> {
     const exchange = this.#exchanges.get(ctx) as Exchange;
     const state = this.#o.state();
-    const target = upstreamTargetOf(state, exchange.facts.match, ctx.upstream);
-    const hops = target instanceof MeshError ? target : planUpstream(state, target, { hbonePort: this.#o.hbonePort, start: this.#next++ });
+    const hops = hopsFor(state, exchange.facts.match, ctx.upstream, { hbonePort: this.#o.hbonePort, start: this.#next++ });
     if (hops instanceof MeshError) {
       this.#o.log.debug("no upstream", { error: hops.message });
       return this.#localReply(ctx, LOCAL_REPLIES.noHealthyUpstream);
@@ -299,10 +289,6 @@ export class HttpProxy {
 
   #record(exchange: Exchange, requestId: string, forwardedFor: string, started: number, status: number, flag: string): void {
     const { req, facts, hop } = exchange;
-    const state = this.#o.state();
-    const sourceWorkload = state.workloadAt(facts.client.address);
-    const listener = facts.match.listener;
-    const service = listener.kind === "service" ? state.serviceByKey(listener.key) : undefined;
     this.#o.telemetry.record({
       method: req.method ?? "-",
       path: req.url ?? "-",
@@ -317,11 +303,7 @@ export class HttpProxy {
       userAgent: req.headers["user-agent"],
       forwardedFor,
       upstreamHost: hop ? formatEndpoint(hop.target) : undefined,
-      source: { principal: facts.peerIdentity, ...(sourceWorkload ? { workload: sourceWorkload.name, namespace: sourceWorkload.namespace } : {}) },
-      destination: {
-        ...(hop ? { principal: identityOf(hop.workload), workload: hop.workload.name, namespace: hop.workload.namespace } : {}),
-        ...(service ? { service: service.hostname, serviceName: service.name, serviceNamespace: service.namespace } : {}),
-      },
+      ...partiesOf(this.#o.state(), facts, hop),
     });
   }
 

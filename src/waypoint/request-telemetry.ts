@@ -8,7 +8,7 @@ import { ISTIO_PEER_LABELS } from "../telemetry/istio-labels.ts";
 import type { Logger } from "../telemetry/log.ts";
 import type { Counter, Histogram, MetricsRegistry } from "../telemetry/metrics.ts";
 
-const LABELS = [...ISTIO_PEER_LABELS, "destination_service_name", "destination_service_namespace", "request_protocol", "response_code", "response_flags", "connection_security_policy"] as const;
+const LABELS = [...ISTIO_PEER_LABELS, "destination_service_name", "destination_service_namespace", "request_protocol", "response_code", "response_flags", "grpc_response_status", "connection_security_policy"] as const;
 
 /** Istio's buckets for message sizes, in bytes. */
 const SIZE_BUCKETS = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000];
@@ -20,6 +20,8 @@ export interface RequestRecord {
   readonly method: string;
   readonly path: string;
   readonly protocol: string;
+  /** A gRPC request, and the grpc-status its response carried (absent: none arrived). */
+  readonly grpc?: { readonly status: string | undefined };
   readonly authority: string;
   readonly status: number;
   /** Envoy response flag ("-" when none). */
@@ -63,9 +65,11 @@ export class RequestTelemetry {
       destination_service: r.destination.service ?? "unknown",
       destination_service_name: r.destination.serviceName ?? "unknown",
       destination_service_namespace: r.destination.serviceNamespace ?? "unknown",
-      request_protocol: r.protocol.startsWith("HTTP/2") ? "http2" : "http",
+      // Istio's values: "grpc" for gRPC, "http" for HTTP/1.x and HTTP/2 alike.
+      request_protocol: r.grpc ? "grpc" : "http",
       response_code: String(r.status),
       response_flags: r.flags,
+      grpc_response_status: r.grpc?.status ?? "",
       connection_security_policy: "mutual_tls",
     };
     this.#requests.labels(labels).inc();
@@ -80,6 +84,7 @@ export class RequestTelemetry {
       response_flags: r.flags,
       bytes_received: r.requestBytes,
       bytes_sent: r.responseBytes,
+      ...(r.grpc ? { grpc_status: r.grpc.status ?? "-" } : {}),
       duration: `${Math.round(r.durationMs)}ms`,
       x_forwarded_for: r.forwardedFor ?? "-",
       user_agent: r.userAgent ?? "-",

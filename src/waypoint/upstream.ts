@@ -1,17 +1,22 @@
 /**
- * The waypoint's upstream connections: one keep-alive node:http Agent per hop (endpoint and the
- * identity it must prove), whose connections are HBONE tunnels opened from the shared pool as
- * the waypoint's own identity — or plain TCP to an endpoint outside the mesh. HTTP/1.1
- * connections are reused across requests; the tunnels under them share the pool's mTLS HTTP/2
- * connections. Agents of hops that left the mesh are closed on the next prune.
+ * The waypoint's upstream connections, per hop (endpoint and the identity it must prove), over
+ * HBONE tunnels opened from the shared pool as the waypoint's own identity — or plain TCP to an
+ * endpoint outside the mesh:
+ * - HTTP/1.1: one keep-alive node:http Agent per hop, connections reused across requests;
+ * - HTTP/2 (h2c inside the tunnel): one session per hop, shared by all its requests; a session
+ *   that is closing (GOAWAY, error, close) is forgotten at once and the next request opens another.
+ * The tunnels share the pool's mTLS HTTP/2 connections. Hops whose endpoint left the mesh are
+ * closed when the workloads change (prune).
  */
 import http from "node:http";
+import http2 from "node:http2";
 import type { Duplex } from "node:stream";
 import type { ClientCredentials, HbonePool } from "../hbone/client.ts";
 import { newTraceparent } from "../hbone/headers.ts";
 import { connectTcp } from "../net/connect.ts";
 import { formatEndpoint, type Endpoint } from "../net/endpoint.ts";
 import { baggageOf } from "../state/baggage.ts";
+import { identityOf, type MeshState } from "../state/mesh-state.ts";
 import type { WorkloadView } from "../state/view.ts";
 import { asHttpSocket } from "./http-socket.ts";
 import type { UpstreamHop } from "./upstream-plan.ts";
@@ -35,6 +40,9 @@ const hopKey = (hop: UpstreamHop) => (hop.hbone ? `${hop.hbone.identity}|${forma
 export class Upstream {
   readonly #o: UpstreamOptions;
   readonly #agents = new Map<string, http.Agent>();
+  readonly #sessions = new Map<string, Promise<http2.ClientHttp2Session>>();
+  /** The hop behind each key of the two maps above, for pruning. */
+  readonly #hops = new Map<string, UpstreamHop>();
 
   constructor(options: UpstreamOptions) {
     this.#o = options;
@@ -56,8 +64,37 @@ export class Upstream {
         return undefined;
       };
       this.#agents.set(key, agent);
+      this.#hops.set(key, hop);
     }
     return agent;
+  }
+
+  /** The HTTP/2 session to this hop (opened on first use). Rejects with UPSTREAM_CONNECT_FAILED when the hop cannot be reached. */
+  sessionFor(hop: UpstreamHop): Promise<http2.ClientHttp2Session> {
+    const key = hopKey(hop);
+    let session = this.#sessions.get(key);
+    if (!session) {
+      session = this.#open(hop).then(
+        (stream) => {
+          const s = http2.connect(`http://${formatEndpoint(hop.target)}`, { createConnection: () => stream });
+          const forget = () => {
+            if (this.#sessions.get(key) === session) this.#sessions.delete(key);
+          };
+          s.once("goaway", forget);
+          s.once("close", forget);
+          // A failed session fails its open streams (they report it); it must not crash the proxy.
+          s.on("error", forget);
+          return s;
+        },
+        (err: Error) => {
+          this.#sessions.delete(key);
+          throw Object.assign(new Error(err.message, { cause: err }), { code: UPSTREAM_CONNECT_FAILED });
+        },
+      );
+      this.#sessions.set(key, session);
+      this.#hops.set(key, hop);
+    }
+    return session;
   }
 
   async #open(hop: UpstreamHop): Promise<Duplex> {
@@ -75,18 +112,33 @@ export class Upstream {
     return asHttpSocket(stream);
   }
 
-  /** Close the agents of hops not in `keep` (by the endpoints now in the mesh). */
-  prune(keep: readonly UpstreamHop[]): void {
-    const wanted = new Set(keep.map(hopKey));
-    for (const [key, agent] of this.#agents) {
-      if (wanted.has(key)) continue;
-      agent.destroy();
+  /**
+   * Close the agents and sessions of hops whose endpoint is no longer in the mesh (no workload at
+   * that address, or one with another identity): called on every workload change, so a waypoint
+   * that sees endpoints come and go holds connections only for the ones that exist.
+   */
+  prune(state: MeshState): void {
+    for (const [key, hop] of this.#hops) {
+      const w = state.workloadAt(hop.target.address);
+      if (w && (!hop.hbone || identityOf(w) === hop.hbone.identity)) continue;
+      this.#hops.delete(key);
+      this.#agents.get(key)?.destroy();
       this.#agents.delete(key);
+      void this.#sessions.get(key)?.then((session) => session.close(), () => {});
+      this.#sessions.delete(key);
     }
+  }
+
+  /** Hops with an agent or a session now (for the config dump). */
+  get hops(): number {
+    return this.#hops.size;
   }
 
   close(): void {
     for (const agent of this.#agents.values()) agent.destroy();
     this.#agents.clear();
+    for (const session of this.#sessions.values()) session.then((s) => s.destroy(), () => {});
+    this.#sessions.clear();
+    this.#hops.clear();
   }
 }

@@ -5,7 +5,8 @@
  * - it serves as one replica of the Gateway (a WorkloadEntry labelled with the Gateway's name on
  *   this node), with that replica's identity and certificate from the mesh CA;
  * - HBONE on <replica address>:<Gateway's HBONE port>; each tunnel must name a destination the
- *   Gateway fronts; HTTP ports are proxied per request (http-proxy.ts), TCP ports tunnel on;
+ *   Gateway fronts; HTTP ports are proxied per request (http-engines.ts: HTTP/1.1, HTTP/2, gRPC,
+ *   or sniffed for `auto`), TCP ports tunnel on;
  * - upstream: HBONE to the endpoint's ztunnel as the waypoint's identity (upstream.ts);
  * - admin (config dump, log level), metrics and readiness like every proxy; ready once it has its
  *   config, its certificate and its listener; drain on SIGTERM.
@@ -30,7 +31,9 @@ import type { HostPort } from "../util/host-port.ts";
 import { XdsClient } from "../xds/client.ts";
 import { SERVICE_TYPE, TRUST_BUNDLE_TYPE, WAYPOINT_CONFIG_TYPE, WORKLOAD_TYPE } from "../xds/type-urls.ts";
 import { WAYPOINT_DECODERS } from "../xds/waypoint-wire.ts";
+import { HttpEngines } from "./http-engines.ts";
 import { HttpProxy } from "./http-proxy.ts";
+import { Http2Proxy } from "./http2-proxy.ts";
 import { waypointPluginHost } from "./plugin-host.ts";
 import { RequestTelemetry } from "./request-telemetry.ts";
 import { WaypointState, type GatewayRef } from "./state.ts";
@@ -119,7 +122,11 @@ export async function startWaypoint(config: WaypointConfig, rt: RuntimePort, log
     });
     cleanups.push(() => upstream.close());
     const telemetry = new RequestTelemetry(logs.logger("access"), metrics);
-    const http = new HttpProxy({ state: () => state, upstream, telemetry, log: logs.logger("http"), plugins: waypointPluginHost(logs.logger("plugin"), metrics), hbonePort: config.hbonePort });
+    const http = new HttpEngines({
+      http1: new HttpProxy({ state: () => state, upstream, telemetry, log: logs.logger("http"), plugins: waypointPluginHost(logs.logger("plugin"), metrics), hbonePort: config.hbonePort }),
+      http2: new Http2Proxy({ state: () => state, upstream, telemetry, log: logs.logger("http"), hbonePort: config.hbonePort }),
+      log: logs.logger("http"),
+    });
     const tcp = new TcpProxy({ state: () => state, pool, credentials: () => credentials.clientCredentials(replica()), log: logs.logger("access"), hbonePort: config.hbonePort, connectTimeoutMs: config.connectTimeoutMs });
 
     const onTunnel = (t: InboundTunnel) => {
@@ -132,18 +139,9 @@ export async function startWaypoint(config: WaypointConfig, rt: RuntimePort, log
       const who = tunnelSource(state, { peerIdentity: t.peerIdentity, peer: t.peer, ...(t.request.forwardedFor ? { forwardedFor: t.request.forwardedFor } : {}) });
       if (who.trusted === "peer" && who.mismatch) log.warn("forwarded source not believed", { "src.identity": t.peerIdentity, why: who.mismatch });
       const facts = { peerIdentity: t.peerIdentity, client: who.source, match };
-      switch (match.port.protocol) {
-        case "tcp":
-          tcp.carry(t, facts);
-          return;
-        case "http":
-        case "auto":
-          http.serve(t.accept(), facts);
-          return;
-        default:
-          // HTTP/2 and gRPC inside the tunnel come next (issue 15); refusing says so instead of misparsing.
-          t.refuse(new MeshError("unavailable", `protocol ${match.port.protocol} on ${formatEndpoint(t.request.target)} is not served by this waypoint yet`));
-      }
+      const protocol = match.port.protocol;
+      if (protocol === "tcp") tcp.carry(t, facts);
+      else http.serve(t.accept(), facts, protocol);
     };
     const hbone = new HboneServer({
       log: logs.logger("hbone"),
@@ -188,6 +186,7 @@ export async function startWaypoint(config: WaypointConfig, rt: RuntimePort, log
       const previous = typeof self === "string" ? [] : [self];
       self = selfReplica(state, config.node, config.address);
       credentials.keepFor(typeof self === "string" ? [] : [self], previous);
+      if (typeUrl === WORKLOAD_TYPE) upstream.prune(state);
       if (state.config && typeof self !== "string") bind(state.config, self);
     };
     xds.onChange((change) => rebuild(change.typeUrl));
@@ -218,7 +217,7 @@ export async function startWaypoint(config: WaypointConfig, rt: RuntimePort, log
         services: state.services.length,
         workloads: state.workloads.length,
         certificates: certs.status(),
-        upstream: pool.stats(),
+        upstream: { ...pool.stats(), hops: upstream.hops },
       }),
     );
     const servers: HttpServer[] = [];
