@@ -6,39 +6,21 @@
  * answered by the waypoint with Envoy's FI flag in its access log, delays added before the
  * backend call, a changed fault pushed to the running waypoint, a missing one answered 500.
  *
- * Addresses (127.0.40–43.x) differ from the other waypoint tests', so runs may overlap.
+ * The mesh is test/support/waypoint-mesh.ts (sleep at the demo's 127.0.1.10); its ztunnels and the
+ * waypoint's admin listen on 127.0.40.x, ratings on 127.0.42.41, the replica on 127.0.43.1.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { socksGet } from "../src/cli/demo/socks-get.ts";
-import type { RunningControlPlane } from "../src/controlplane/server.ts";
-import { bunRuntime } from "../src/runtime/bun.ts";
-import { createLogControl } from "../src/telemetry/log.ts";
-import { startWaypoint, type RunningWaypoint } from "../src/waypoint/waypoint.ts";
-import { startZtunnel, type RunningZtunnel } from "../src/ztunnel/ztunnel.ts";
-import { applyAndWait, startTestControlPlane } from "./support/control-plane.ts";
 import { eventually } from "./support/eventually.ts";
-import { freePort } from "./support/ports.ts";
+import { startWaypointMesh, type WaypointMesh } from "./support/waypoint-mesh.ts";
 
-const SLEEP = "127.0.41.10";
+const SLEEP = "127.0.1.10";
 const RATINGS = "127.0.42.41";
 const WAYPOINT = "127.0.43.1";
-const NODES = { "node-1": "127.0.40.31", "node-2": "127.0.40.32" } as const;
 const DELAY_MS = 300;
 
-const MESH = `apiVersion: v1
-kind: Namespace
-metadata: {name: bookinfo, labels: {istio.io/dataplane-mode: ambient}}
----
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: {name: sleep, namespace: bookinfo}
-spec: {address: ${SLEEP}, node: node-1, serviceAccount: sleep, labels: {app: sleep}}
----
-apiVersion: gateway.networking.k8s.io/v1
+const MESH = `apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: {name: waypoint, namespace: bookinfo}
 spec: {gatewayClassName: istio-waypoint, listeners: [{name: mesh, port: HBONE_PORT, protocol: HBONE}]}
@@ -87,95 +69,34 @@ metadata: {name: flaky, namespace: bookinfo}
 spec: {abort: {httpStatus: 503, percentage: ${percentage}}}
 `;
 
-type LogRecord = Record<string, unknown>;
-const records: LogRecord[] = [];
-const logs = createLogControl({ format: "json", spec: "off,access=info", write: (line) => records.push(JSON.parse(line)) });
-let dir: string;
-let cp: RunningControlPlane;
-const ztunnels: RunningZtunnel[] = [];
-let waypoint: RunningWaypoint | undefined;
+let mesh: WaypointMesh;
 let ratings: http.Server | undefined;
-let socks: { host: string; port: number };
-
-const ready = (host: string, port: number | undefined) =>
-  eventually(async () => expect((await fetch(`http://${host}:${port}/healthz/ready`)).status).toBe(200), { timeoutMs: 15_000 });
-
-async function startNode(node: keyof typeof NODES, hbonePort: number): Promise<RunningZtunnel> {
-  const address = NODES[node];
-  const token = (await cp.tokens.mint(node, 3600_000)).token;
-  const at = { host: address, port: 0 };
-  const z = await startZtunnel(
-    {
-      node,
-      controlPlane: `http://127.0.0.1:${cp.xdsAddress.port}`,
-      token: () => token,
-      capture: "socks5",
-      dataDir: join(dir, node),
-      listen: { outbound: at, inboundPlaintext: at, hbone: { host: address, port: hbonePort }, socks5: at, dns: null, admin: at, metrics: at, readiness: at },
-      hbonePort,
-      drainTimeoutMs: 500,
-      connectTimeoutMs: 2000,
-    },
-    bunRuntime,
-    logs,
-  );
-  ztunnels.push(z);
-  await ready(address, z.addresses.readiness?.port);
-  return z;
-}
 
 /** One request from sleep to ratings through the waypoint: its status and how long it took. */
 async function get(path: string): Promise<{ status: number; body: string; ms: number }> {
   const started = performance.now();
-  const got = await socksGet({ from: SLEEP, socks, host: "ratings.bookinfo", port: 9080, path });
+  const got = await socksGet({ from: SLEEP, socks: mesh.socks, host: "ratings.bookinfo", port: 9080, path });
   if (got.kind !== "response") throw new Error(`${path}: ${JSON.stringify(got)}`);
   return { status: got.status, body: got.body, ms: performance.now() - started };
 }
 
-const logged = (path: string) => records.find((r) => r.msg === "request complete" && r.path === path);
+const logged = (path: string) => mesh.records.find((r) => r.msg === "request complete" && r.path === path);
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "mesh-waypoint-fault-"));
-  const hbonePort = await freePort();
-  cp = await startTestControlPlane(join(dir, "cp"));
-  await applyAndWait(cp, `${MESH.replace("HBONE_PORT", String(hbonePort))}---\n${flaky(50)}`);
   ratings = http.createServer((req, res) => res.end(`ratings ${req.url}`));
   await new Promise<void>((r) => ratings?.listen(9080, RATINGS, r));
-  const z1 = await startNode("node-1", hbonePort);
-  await startNode("node-2", hbonePort);
-  socks = { host: NODES["node-1"], port: z1.addresses.socks5?.port as number };
-  const token = (await cp.tokens.mint("node-2", 3600_000)).token;
-  const admin = { host: WAYPOINT, port: 0 };
-  waypoint = await startWaypoint(
-    {
-      gateway: { namespace: "bookinfo", name: "waypoint" },
-      node: "node-2",
-      controlPlane: `http://127.0.0.1:${cp.xdsAddress.port}`,
-      token: () => token,
-      dataDir: join(dir, "waypoint"),
-      listen: { admin, metrics: admin, readiness: admin },
-      hbonePort,
-      drainTimeoutMs: 500,
-      connectTimeoutMs: 2000,
-    },
-    bunRuntime,
-    logs,
-  );
-  await ready(WAYPOINT, waypoint.addresses.readiness?.port);
+  mesh = await startWaypointMesh({ yaml: `${MESH}---\n${flaky(50)}`, addresses: { node1: "127.0.40.31", node2: "127.0.40.32", waypointAdmin: "127.0.40.33" }, logSpec: "off,access=info" });
 }, 60_000);
 
 afterAll(async () => {
-  await waypoint?.drain(200);
-  for (const z of ztunnels) await z.drain(200);
+  await mesh?.close();
   await new Promise((r) => (ratings ? ratings.close(r) : r(undefined)));
-  await cp?.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 describe("HTTPFault through the waypoint", () => {
   test("an abort of 50 % answers 503 to 50 % ± 8 points of 400 requests, logged with response_flags FI", async () => {
     await eventually(async () => expect((await get("/warmup")).status).toBe(503));
-    records.length = 0;
+    mesh.records.length = 0;
     const statuses: number[] = [];
     for (let i = 0; i < 400; i++) {
       const got = await get(`/abort/${i}`);
@@ -194,12 +115,12 @@ describe("HTTPFault through the waypoint", () => {
   }, 60_000);
 
   test("a changed HTTPFault reaches the running waypoint: 100 % aborts, then 0 %", async () => {
-    await applyAndWait(cp, flaky(100));
+    await mesh.apply(flaky(100));
     await eventually(async () => {
       const got = await Promise.all(Array.from({ length: 10 }, (_, i) => get(`/all/${i}`)));
       expect(got.map((g) => g.status)).toEqual(new Array(10).fill(503));
     });
-    await applyAndWait(cp, flaky(0));
+    await mesh.apply(flaky(0));
     await eventually(async () => {
       const got = await Promise.all(Array.from({ length: 10 }, (_, i) => get(`/none/${i}`)));
       expect(got.map((g) => g.status)).toEqual(new Array(10).fill(200));
@@ -224,6 +145,6 @@ describe("HTTPFault through the waypoint", () => {
   test("a route naming an HTTPFault that does not exist answers 500 on that rule and is reported", async () => {
     const got = await get("/ghost");
     expect(got.status).toBe(500);
-    expect(cp.hub.warnings).toContainEqual({ resource: "HTTPRoute bookinfo/ratings", message: "spec.rules[2].filters[0] refers to HTTPFault bookinfo/ghost, which does not exist: that rule answers 500" });
+    expect(mesh.cp.hub.warnings).toContainEqual({ resource: "HTTPRoute bookinfo/ratings", message: "spec.rules[2].filters[0] refers to HTTPFault bookinfo/ghost, which does not exist: that rule answers 500" });
   });
 });
