@@ -80,6 +80,10 @@ spec:
   rules:
   - backendRefs: [{name: ratings, port: 9080}]
     retry: {codes: [503], attempts: 2, backoff: 1ms}
+  - matches: [{path: {type: PathPrefix, value: /mirror}}]
+    filters: [{type: RequestMirror, requestMirror: {backendRef: {name: reviews-v1, port: 9080}}}]
+    backendRefs: [{name: ratings, port: 9080}]
+    retry: {codes: [503], attempts: 2, backoff: 1ms}
 `;
 
 const REVIEWS_DOWN = `apiVersion: networking.istio.io/v1
@@ -96,14 +100,22 @@ function backend(version: string, address: string): Promise<http.Server> {
     if (req.method === "POST") {
       const chunks: Buffer[] = [];
       req.on("data", (c: Buffer) => chunks.push(c));
-      req.on("end", () => res.end(`${version} got ${Buffer.concat(chunks).length} bytes: ${createHash("sha256").update(Buffer.concat(chunks)).digest("hex")}`));
+      req.on("end", () => {
+        const body = Buffer.concat(chunks);
+        seen.push({ version, url: req.url ?? "", host: req.headers.host ?? "", bytes: body.length });
+        res.end(`${version} got ${body.length} bytes: ${createHash("sha256").update(body).digest("hex")}`);
+      });
       return;
     }
+    seen.push({ version, url: req.url ?? "", host: req.headers.host ?? "" });
     res.setHeader("content-type", "application/json");
     res.end(JSON.stringify({ version, url: req.url, xff: req.headers["x-forwarded-for"], proto: req.headers["x-forwarded-proto"], requestId: req.headers["x-request-id"], traceparent: req.headers.traceparent, connection: req.headers.connection ?? null }));
   });
   return new Promise((resolve) => server.listen(9080, address, () => resolve(server)));
 }
+
+/** Every request the reviews backends answered. */
+const seen: Array<{ version: string; url: string; host: string; bytes?: number }> = [];
 
 const get = (path = "/", headers?: Record<string, string>, host = "reviews.bookinfo") => socksGet({ from: "127.0.1.10", socks: mesh.socks, host, port: 9080, path, ...(headers ? { headers } : {}) });
 
@@ -230,6 +242,16 @@ describe("waypoint: HTTP/1.1 through sleep → ztunnel → waypoint → ztunnel 
     await mesh.apply(RATINGS_RETRY);
     await eventually(async () => expect(new Set(await statuses())).toEqual(new Set([200])));
   }, 30_000);
+
+  test("RequestMirror: a copy goes to the mirror backend with -shadow in its Host; the client gets the primary's answer", async () => {
+    const got = await get("/mirror/1", undefined, "ratings.bookinfo");
+    expect(got.kind === "response" && got.status).toBe(200);
+    expect(got.kind === "response" && got.body).toBe("ratings ok");
+    await eventually(() => expect(seen).toContainEqual({ version: "v1", url: "/mirror/1", host: "ratings.bookinfo-shadow:9080" }));
+    // A body is copied to the mirror whole (the primary's answer does not matter here).
+    await socksGet({ from: "127.0.1.10", socks: mesh.socks, host: "ratings.bookinfo", port: 9080, path: "/mirror/body", method: "POST", body: "y".repeat(100_000) });
+    await eventually(() => expect(seen).toContainEqual({ version: "v1", url: "/mirror/body", host: "ratings.bookinfo-shadow:9080", bytes: 100_000 }));
+  });
 
   test("a dead endpoint is skipped for a live one; with none left the client gets Envoy's 503", async () => {
     // reviews-v3 has no server behind it: requests that try it first fail over.

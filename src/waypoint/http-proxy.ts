@@ -22,7 +22,7 @@ import { Readable, type Duplex } from "node:stream";
 import type { ReadableStream as NodeWebStream } from "node:stream/web";
 import { MeshError } from "../errors/mesh-error.ts";
 import { formatEndpoint, type Endpoint } from "../net/endpoint.ts";
-import { createHeaders, RequestContext, type PluginHost } from "../plugin-api/index.ts";
+import { createHeaders, RequestContext, type PluginHost, type UpstreamSelection } from "../plugin-api/index.ts";
 import type { Logger } from "../telemetry/log.ts";
 import { ListenerChains } from "./chains.ts";
 import { endToEnd, headerObject, upstreamRequestHeaders } from "./forward-headers.ts";
@@ -240,6 +240,7 @@ export class HttpProxy {
     const headers = headerObject(ctx.request.headers.entries());
     headers.host = ctx.request.authority;
     const request = { method: ctx.request.method, path: ctx.request.query ? `${ctx.request.path}?${ctx.request.query}` : ctx.request.path, headers };
+    if (selection && selection.mirrors.length > 0) this.#mirror(ctx, selection, request);
     let hopIndex = 0;
     let retries = 0;
     for (;;) {
@@ -260,6 +261,39 @@ export class HttpProxy {
       if (!retryable) return this.#localReply(ctx, (outcome as { reply: LocalReply }).reply);
       retries++;
       await sleep((retry as NonNullable<typeof retry>).backoffMs * 2 ** (retries - 1), ctx.signal);
+    }
+  }
+
+  /**
+   * RequestMirror, as Envoy shadows: a copy of the request to each mirror backend, Host with
+   * "-shadow" appended to its name, the response dropped, failures only logged — the mirror never
+   * changes what the client gets. A body is split with the web streams' tee (per-chunk work, paid
+   * only where a route mirrors); the mirror's branch is cancelled if its request fails.
+   */
+  #mirror(ctx: RequestContext, selection: UpstreamSelection, request: { method: string; path: string; headers: Record<string, string | string[]> }): void {
+    const exchange = this.#exchanges.get(ctx) as Exchange;
+    const state = this.#o.state();
+    const colon = ctx.request.authority.lastIndexOf(":");
+    const host = colon > 0 && !ctx.request.authority.endsWith("]") ? `${ctx.request.authority.slice(0, colon)}-shadow${ctx.request.authority.slice(colon)}` : `${ctx.request.authority}-shadow`;
+    for (const backend of selection.mirrors) {
+      let body: ReadableStream<Uint8Array> | null = null;
+      if (ctx.request.body !== null) [ctx.request.body, body] = ctx.request.body.tee();
+      const hops = hopsFor(state, exchange.facts.match, { ...selection, backend }, { hbonePort: this.#o.hbonePort, start: this.#next++ });
+      const fail = (why: string) => {
+        void body?.cancel().catch(() => {});
+        this.#o.log.debug("mirror not sent", { mirror: `${backend.namespace}/${backend.name}`, error: why });
+      };
+      if (hops instanceof MeshError) {
+        fail(hops.message);
+        continue;
+      }
+      const hop = hops[0] as UpstreamHop;
+      const up = http.request({ host: hop.target.address, port: hop.target.port, method: request.method, path: request.path, headers: { ...request.headers, host }, agent: this.#o.upstream.agentFor(hop), setHost: false });
+      up.setTimeout(this.#limits.upstreamTimeoutMs, () => up.destroy(new Error("mirror timed out")));
+      up.on("response", (r) => r.resume());
+      up.on("error", (err) => fail(err.message));
+      if (body === null) up.end();
+      else Readable.fromWeb(body as unknown as NodeWebStream<Uint8Array>).pipe(up);
     }
   }
 
