@@ -88,8 +88,8 @@ spec:
 
 const REVIEWS_DOWN = `apiVersion: networking.istio.io/v1
 kind: WorkloadEntry
-metadata: {name: reviews-v3, namespace: bookinfo}
-spec: {address: 127.0.2.33, node: node-2, serviceAccount: bookinfo-reviews, labels: {app: reviews, version: v3}}
+metadata: {name: reviews-v1-dead, namespace: bookinfo}
+spec: {address: 127.0.2.33, node: node-2, serviceAccount: bookinfo-reviews, labels: {app: reviews, version: v1}}
 `;
 
 let mesh: WaypointMesh;
@@ -253,14 +253,20 @@ describe("waypoint: HTTP/1.1 through sleep → ztunnel → waypoint → ztunnel 
     await eventually(() => expect(seen).toContainEqual({ version: "v1", url: "/mirror/body", host: "ratings.bookinfo-shadow:9080", bytes: 100_000 }));
   });
 
-  test("a dead endpoint is skipped for a live one; with none left the client gets Envoy's 503", async () => {
-    // reviews-v3 has no server behind it: requests that try it first fail over.
+  test("a dead endpoint is skipped for a live one, then ejected after five failures; with none left the client gets Envoy's 503", async () => {
+    // A second reviews v1 endpoint with no server behind it: requests the route sends to reviews-v1
+    // that try it first fail over.
     await mesh.apply(REVIEWS_DOWN);
     await eventually(() => expect(mesh.waypoint.state().workloadAt("127.0.2.33")).toBeDefined());
-    for (let i = 0; i < 6; i++) {
+    const ejected = async () => ((await (await fetch(`http://127.0.0.33:${mesh.waypoint.addresses.admin?.port}/config_dump`)).json()) as { upstream: { ejected: string[] } }).upstream.ejected;
+    expect(await ejected()).toEqual([]);
+    // ~80 % of requests go to reviews-v1, whose round robin starts on the dead endpoint every other
+    // time: 40 requests fail there ~16 times, far more than the 5 that eject it.
+    for (let i = 0; i < 40; i++) {
       const got = await get(`/failover/${i}`);
       expect(got.kind === "response" && got.status).toBe(200);
     }
+    expect(await ejected()).toEqual(["127.0.2.33"]);
     for (const b of backends.splice(0)) await new Promise((r) => b.close(r));
     const got = await get("/none");
     expect(got.kind === "response" && got.status).toBe(503);

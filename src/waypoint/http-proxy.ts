@@ -227,11 +227,13 @@ export class HttpProxy {
   async #forward(ctx: RequestContext): Promise<void> {
     const exchange = this.#exchanges.get(ctx) as Exchange;
     const state = this.#o.state();
-    const hops = hopsFor(state, exchange.facts.match, ctx.upstream, { hbonePort: this.#o.hbonePort, start: this.#next++ });
-    if (hops instanceof MeshError) {
-      this.#o.log.debug("no upstream", { error: hops.message });
+    const planned = hopsFor(state, exchange.facts.match, ctx.upstream, { hbonePort: this.#o.hbonePort, start: this.#next++ });
+    if (planned instanceof MeshError) {
+      this.#o.log.debug("no upstream", { error: planned.message });
       return this.#localReply(ctx, LOCAL_REPLIES.noHealthyUpstream);
     }
+    const outliers = this.#o.upstream.outliers;
+    const hops = outliers.order(planned);
     const selection = ctx.upstream;
     const replayable = ctx.request.body === null;
     const retry = replayable ? selection?.retry : null;
@@ -249,6 +251,8 @@ export class HttpProxy {
       const hop = hops[hopIndex % hops.length] as UpstreamHop;
       exchange.hop = hop;
       const outcome = await this.#try(ctx, hop, request, Math.min(perTryMs, remaining));
+      if (outcome.kind === "response") outliers.record(hop, outcome.response.statusCode ?? 502);
+      else if (outcome.reply === LOCAL_REPLIES.connectFailure) outliers.record(hop, "connect-failure");
       if (ctx.signal.aborted) return;
       const retryable = retry && retries < retry.attempts && (outcome.kind === "response" ? retry.codes.includes(outcome.response.statusCode ?? 0) : outcome.reply === LOCAL_REPLIES.connectFailure || outcome.reply === LOCAL_REPLIES.upstreamReset);
       if (outcome.kind === "response" && !retryable) {

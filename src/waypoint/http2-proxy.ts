@@ -180,11 +180,13 @@ export class Http2Proxy {
       this.#o.log.warn("HTTP/2 request refused: its destination has filters the HTTP/2 engine does not run yet", { "src.identity": facts.peerIdentity, destination: facts.match.listener.key, filters: filters.map((f) => f.plugin).join(",") });
       return reply(LOCAL_REPLIES.filtersNotRun);
     }
-    const planned = hopsFor(state, facts.match, null, { hbonePort: this.#o.hbonePort, start: this.#next++ });
-    if (planned instanceof MeshError) {
-      this.#o.log.debug("no upstream", { error: planned.message });
+    const hops = hopsFor(state, facts.match, null, { hbonePort: this.#o.hbonePort, start: this.#next++ });
+    if (hops instanceof MeshError) {
+      this.#o.log.debug("no upstream", { error: hops.message });
       return reply(LOCAL_REPLIES.noHealthyUpstream);
     }
+    const outliers = this.#o.upstream.outliers;
+    const planned = outliers.order(hops);
     const ended = (flags & NGHTTP2_FLAG_END_STREAM) !== 0;
     let current: http2.ClientHttp2Stream | undefined;
     let responded = false;
@@ -201,6 +203,7 @@ export class Http2Proxy {
       up.once("response", (h: Headers, responseFlags: number) => {
         responded = true;
         const status = Number(h[":status"] ?? 502);
+        if (hop) outliers.record(hop, status);
         grpcStatus = one(h["grpc-status"]);
         const out = { ...endToEndObject(h), ":status": status };
         if (stream.destroyed) return;
@@ -256,6 +259,7 @@ export class Http2Proxy {
         (err: Error & { code?: string }) => {
           this.#o.log.debug("upstream try failed", { upstream: formatEndpoint(h.target), error: err.message });
           if (stream.destroyed) return finish(0, "DC");
+          if (err.code === UPSTREAM_CONNECT_FAILED) outliers.record(h, "connect-failure");
           if (err.code === UPSTREAM_CONNECT_FAILED && i + 1 < planned.length) return attempt(i + 1);
           reply(err.code === UPSTREAM_CONNECT_FAILED ? LOCAL_REPLIES.connectFailure : LOCAL_REPLIES.upstreamReset);
         },

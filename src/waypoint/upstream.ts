@@ -19,6 +19,7 @@ import { baggageOf } from "../state/baggage.ts";
 import { identityOf, type MeshState } from "../state/mesh-state.ts";
 import type { WorkloadView } from "../state/view.ts";
 import { asHttpSocket } from "./http-socket.ts";
+import { OutlierDetector } from "./outlier.ts";
 import type { UpstreamHop } from "./upstream-plan.ts";
 
 export interface UpstreamOptions {
@@ -41,6 +42,8 @@ export class Upstream {
   readonly #o: UpstreamOptions;
   readonly #agents = new Map<string, http.Agent>();
   readonly #sessions = new Map<string, Promise<http2.ClientHttp2Session>>();
+  /** Endpoints that keep failing, moved to the end of every order (outlier.ts). */
+  readonly outliers = new OutlierDetector();
   /** The hop behind each key of the two maps above, for pruning. */
   readonly #hops = new Map<string, UpstreamHop>();
 
@@ -118,6 +121,7 @@ export class Upstream {
    * that sees endpoints come and go holds connections only for the ones that exist.
    */
   prune(state: MeshState): void {
+    this.outliers.keepOnly(new Set(state.workloads.flatMap((w) => w.addresses)));
     for (const [key, hop] of this.#hops) {
       const w = state.workloadAt(hop.target.address);
       if (w && (!hop.hbone || identityOf(w) === hop.hbone.identity)) continue;

@@ -217,7 +217,7 @@ export async function startWaypoint(config: WaypointConfig, rt: RuntimePort, log
         services: state.services.length,
         workloads: state.workloads.length,
         certificates: certs.status(),
-        upstream: { ...pool.stats(), hops: upstream.hops },
+        upstream: { ...pool.stats(), hops: upstream.hops, ejected: upstream.outliers.ejected() },
       }),
     );
     const servers: HttpServer[] = [];
