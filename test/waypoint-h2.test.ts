@@ -224,6 +224,13 @@ describe("waypoint: HTTP/2 (prior knowledge) inside the tunnel", () => {
     expect(h1.kind === "response" && JSON.parse(h1.body)).toEqual({ name: "autoh1", httpVersion: "1.1" });
   });
 
+  test("the :path is normalized as HTTP/1.1 paths are; a broken escape is refused with 400", async () => {
+    const got = await h2request("h2echo.bookinfo", 8080, { path: "/a/../%65cho?x=1" });
+    expect(JSON.parse(got.body).headers[":path"]).toBe("/echo?x=1");
+    const bad = await h2request("h2echo.bookinfo", 8080, { path: "/bad%zz" });
+    expect(Number(bad.headers[":status"])).toBe(400);
+  });
+
   test("the waypoint's HTTP/2 settings are bounded", async () => {
     const settings = await serverSettings("h2echo.bookinfo", 8080);
     expect(settings.get(0x3)).toBe(100); // MAX_CONCURRENT_STREAMS

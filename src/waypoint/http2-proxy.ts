@@ -23,6 +23,7 @@ import type { Logger } from "../telemetry/log.ts";
 import { endToEnd, headerObject, rawFromObject, upstreamRequestHeaders } from "./forward-headers.ts";
 import { asHttpSocket } from "./http-socket.ts";
 import { grpcLocalReply, isGrpc, LOCAL_REPLIES, type LocalReply } from "./local-reply.ts";
+import { normalizePath } from "./normalize-path.ts";
 import { actingFilters } from "./chains.ts";
 import type { TunnelFacts } from "./http-proxy.ts";
 import { hopsFor, partiesOf } from "./request-route.ts";
@@ -117,10 +118,14 @@ export class Http2Proxy {
     const state = this.#o.state();
     const forwarded = upstreamRequestHeaders(rawFromObject(headers), { clientAddress: facts.client.address, randomHex });
     const authority = one(headers[":authority"]) ?? one(headers.host) ?? "-";
+    // The path as HTTP/1.1 requests see it (normalize-path.ts): what routes and policy match is what the upstream serves.
+    const rawPath = one(headers[":path"]) ?? "/";
+    const q = rawPath.indexOf("?");
+    const normalized = normalizePath(q < 0 ? rawPath : rawPath.slice(0, q));
     const outgoing: http2.OutgoingHttpHeaders = {
       ...headerObject(forwarded.headers),
       ":method": one(headers[":method"]) ?? "GET",
-      ":path": one(headers[":path"]) ?? "/",
+      ":path": normalized === null ? rawPath : q < 0 ? normalized : `${normalized}${rawPath.slice(q)}`,
       ":authority": authority,
       ":scheme": "http",
       // The one TE value HTTP/2 allows, and gRPC servers require.
@@ -172,6 +177,10 @@ export class Http2Proxy {
       finish(r.status, r.flag);
     };
 
+    if (normalized === null) {
+      this.#o.log.warn("bad request target refused", { "src.identity": facts.peerIdentity, target: rawPath.slice(0, 200) });
+      return reply(LOCAL_REPLIES.badPath);
+    }
     // The plugin filter chain (routes, policy) runs on HTTP/1.1 only so far: a destination whose
     // filters would act is failed closed on HTTP/2 rather than served around them.
     const config = state.config;
