@@ -56,6 +56,16 @@ export function actingFilters(config: WaypointConfigView, listener: WaypointList
   });
 }
 
+/** actingFilters, worked out once per config version and listener (configs are immutable and replaced whole). */
+const acting = new WeakMap<WaypointConfigView, Map<string, readonly FilterConfigView[]>>();
+export function actingFiltersCached(config: WaypointConfigView, listener: WaypointListener): readonly FilterConfigView[] {
+  let byListener = acting.get(config);
+  if (!byListener) acting.set(config, (byListener = new Map()));
+  let filters = byListener.get(listener.key);
+  if (!filters) byListener.set(listener.key, (filters = actingFilters(config, listener)));
+  return filters;
+}
+
 export class ListenerChains {
   readonly #host: PluginHost;
   readonly #terminal: Terminal;

@@ -24,7 +24,7 @@ import { endToEnd, headerObject, rawFromObject, upstreamRequestHeaders } from ".
 import { asHttpSocket } from "./http-socket.ts";
 import { grpcLocalReply, isGrpc, LOCAL_REPLIES, type LocalReply } from "./local-reply.ts";
 import { normalizePath } from "./normalize-path.ts";
-import { actingFilters } from "./chains.ts";
+import { actingFiltersCached } from "./chains.ts";
 import type { TunnelFacts } from "./http-proxy.ts";
 import { hopsFor, partiesOf } from "./request-route.ts";
 import type { RequestTelemetry } from "./request-telemetry.ts";
@@ -184,7 +184,7 @@ export class Http2Proxy {
     // The plugin filter chain (routes, policy) runs on HTTP/1.1 only so far: a destination whose
     // filters would act is failed closed on HTTP/2 rather than served around them.
     const config = state.config;
-    const filters = config ? actingFilters(config, facts.match.listener) : [];
+    const filters = config ? actingFiltersCached(config, facts.match.listener) : [];
     if (filters.length > 0) {
       this.#o.log.warn("HTTP/2 request refused: its destination has filters the HTTP/2 engine does not run yet", { "src.identity": facts.peerIdentity, destination: facts.match.listener.key, filters: filters.map((f) => f.plugin).join(",") });
       return reply(LOCAL_REPLIES.filtersNotRun);

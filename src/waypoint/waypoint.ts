@@ -23,6 +23,7 @@ import { WorkloadCredentials } from "../identity/workload-credentials.ts";
 import { formatEndpoint, type Endpoint } from "../net/endpoint.ts";
 import { tunnelSource } from "../policy/tunnel-source.ts";
 import type { CaptureListener, HttpServer, RuntimePort, SocketAddress } from "../runtime/port.ts";
+import { identityOf } from "../state/mesh-state.ts";
 import type { ServiceView, TrustBundleView, WaypointConfigView, WorkloadView } from "../state/view.ts";
 import type { LogControl } from "../telemetry/log.ts";
 import { MetricsRegistry } from "../telemetry/metrics.ts";
@@ -164,7 +165,7 @@ export async function startWaypoint(config: WaypointConfig, rt: RuntimePort, log
           const listener = await rt.listenCapture({ host: address.address, port: address.port }, (c) => hbone.accept(c.socket, toEndpoint(c.local), toEndpoint(c.remote)));
           listening = { address, listener };
           addresses.hbone = toEndpoint(listener.address);
-          log.info("serving HBONE", { address: formatEndpoint(addresses.hbone), gateway: state.key, identity: credentials ? me.serviceAccount : "" });
+          log.info("serving HBONE", { address: formatEndpoint(addresses.hbone), gateway: state.key, identity: identityOf(me) });
           resolveServing(addresses.hbone);
         } catch (err) {
           log.error("cannot listen for HBONE", { address: formatEndpoint(address), error: (err as Error).message });
