@@ -50,6 +50,32 @@ export interface Destination {
   readonly port: number;
 }
 
+/**
+ * The request's authenticated end user, from a validated JWT (set by the jwt plugin, read by authz
+ * and others): Istio's request.auth.* attributes. Null when no token was presented; an invalid
+ * token never reaches the chain past the jwt filter (it answers 401).
+ */
+export interface RequestAuth {
+  /** `<iss>/<sub>`: Istio's request.auth.principal and requestPrincipals. */
+  readonly principal: string;
+  readonly issuer: string;
+  readonly subject: string;
+  /** The token's `aud`, as a list. */
+  readonly audiences: readonly string[];
+  /** The `azp` claim, null when absent. */
+  readonly presenter: string | null;
+  /** Every claim of the validated payload. */
+  readonly claims: Readonly<Record<string, unknown>>;
+}
+
+/** What is known about the connection the request came on (inside the tunnel). */
+export interface ConnectionInfo {
+  /** TLS server name of the request's connection, null for plain text (Istio's connection.sni). */
+  readonly sni: string | null;
+  /** The original client's address when a trusted hop vouches for it, else the peer's (remoteIpBlocks). */
+  readonly remoteAddress: string;
+}
+
 /** The route rule that matched, set by the router. */
 export interface MatchedRoute {
   readonly kind: "HTTPRoute" | "GRPCRoute";
@@ -117,6 +143,7 @@ export interface RequestContextInit {
     readonly body?: ReadableStream<Uint8Array> | null;
   };
   readonly peer?: Peer;
+  readonly connection?: ConnectionInfo;
   readonly destination?: Destination;
   readonly signal?: AbortSignal;
   readonly log: PluginLogger;
@@ -131,11 +158,14 @@ export class RequestContext {
   readonly request: HttpRequest;
   response: HttpResponse | null = null;
   readonly peer: Peer;
+  readonly connection: ConnectionInfo;
   readonly destination: Destination;
   /** Aborts when the client goes away or the waypoint drains. */
   readonly signal: AbortSignal;
   readonly log: PluginLogger;
   readonly metrics: PluginMetrics;
+  /** Set by the jwt plugin when the request carries a valid token. */
+  auth: RequestAuth | null = null;
   /** Set by the router. */
   route: MatchedRoute | null = null;
   /** Set by the router; the upstream stage reads it. */
@@ -155,6 +185,7 @@ export class RequestContext {
       body: r.body ?? null,
     };
     this.peer = init.peer ?? NO_PEER;
+    this.connection = init.connection ?? { sni: null, remoteAddress: this.peer.address };
     this.destination = init.destination ?? { listener: "", hostname: hostOf(r.authority), port: portOf(r.authority, this.request.scheme) };
     this.signal = init.signal ?? new AbortController().signal;
     this.log = init.log;

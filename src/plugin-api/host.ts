@@ -37,12 +37,22 @@ export interface Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
+/**
+ * An HTTP call out of a filter (an external authorizer, a JWKS, a rate-limit service): the URL's
+ * host names a mesh service (`http://ext-authz.foo.svc.cluster.local:9000/check`), reached
+ * through the mesh as the waypoint's identity; `options.timeoutMs` bounds the whole call. Rejects
+ * on a connection failure or timeout; an HTTP error status is a resolved Response.
+ */
+export type PluginFetch = (request: Request, options?: { readonly timeoutMs?: number }) => Promise<Response>;
+
 export interface PluginHost {
   readonly log: PluginLogger;
   readonly metrics: PluginMetrics;
   readonly clock: Clock;
   /** Uniform in [0, 1), like Math.random. */
   readonly random: () => number;
+  /** HTTP calls to mesh services (see PluginFetch). */
+  readonly fetch: PluginFetch;
 }
 
 export const systemClock: Clock = {
@@ -96,7 +106,10 @@ export interface RecordedLine {
 }
 
 /** A host that keeps what it is told in memory: log lines, and metric values by name and labels. */
-export function recordingHost(options: { seed?: number; clock?: Clock } = {}): PluginHost & { readonly lines: RecordedLine[]; readonly values: Map<string, number[]> } {
+/** recordingHost's default fetch: a filter under test that calls out must be given a fetch (e.g. one answering from a table, or the global fetch to a loopback server). */
+const noFetch: PluginFetch = (request) => Promise.reject(new Error(`recordingHost: no fetch given for ${request.method} ${request.url}`));
+
+export function recordingHost(options: { seed?: number; clock?: Clock; fetch?: PluginFetch } = {}): PluginHost & { readonly lines: RecordedLine[]; readonly values: Map<string, number[]> } {
   const lines: RecordedLine[] = [];
   const values = new Map<string, number[]>();
   const series = (name: string, labels?: MetricLabels) => `${name}${JSON.stringify(labels ?? {})}`;
@@ -112,5 +125,6 @@ export function recordingHost(options: { seed?: number; clock?: Clock } = {}): P
     },
     clock: options.clock ?? steppingClock(),
     random: seededRandom(options.seed ?? 1),
+    fetch: options.fetch ?? noFetch,
   };
 }

@@ -5,7 +5,7 @@
 export type { Filter, Next, Plugin } from "./plugin.ts";
 export { definePlugin } from "./plugin.ts";
 export { RequestContext, createContextKey } from "./context.ts";
-export type { BackendRef, ContextKey, Destination, HttpRequest, HttpResponse, MatchedRoute, Peer, RequestContextInit, RespondInit, RetryPolicy, UpstreamSelection } from "./context.ts";
+export type { BackendRef, ConnectionInfo, ContextKey, Destination, HttpRequest, HttpResponse, MatchedRoute, Peer, RequestAuth, RequestContextInit, RespondInit, RetryPolicy, UpstreamSelection } from "./context.ts";
 export { createHeaders } from "./headers.ts";
 export type { HeaderInit, HeaderMap } from "./headers.ts";
 export { bodyOf, bufferBody, bufferText } from "./body.ts";
@@ -20,4 +20,4 @@ export { at, readArray, readBoolean, readEnum, readInt, readNumber, readObject, 
 export type { ConfigObject } from "./config-read.ts";
 export { readDuration } from "./duration.ts";
 export { recordingHost, seededRandom, steppingClock, systemClock } from "./host.ts";
-export type { Clock, LogFields, MetricLabels, PluginCounter, PluginHistogram, PluginHost, PluginLogger, PluginMetrics, RecordedLine } from "./host.ts";
+export type { Clock, LogFields, MetricLabels, PluginCounter, PluginFetch, PluginHistogram, PluginHost, PluginLogger, PluginMetrics, RecordedLine } from "./host.ts";

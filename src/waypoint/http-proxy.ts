@@ -159,6 +159,7 @@ export class HttpProxy {
     const ctx = new RequestContext({
       request: { method: req.method ?? "GET", authority: req.headers.host ?? listener.hostname, path, query: q < 0 ? "" : url.slice(q + 1), headers, body: hasBody(req) ? lazyBody(req) : null },
       peer: { identity: facts.peerIdentity, principal: facts.peerIdentity.replace(/^spiffe:\/\//, ""), address: facts.client.address, port: facts.client.port },
+      connection: { sni: null, remoteAddress: facts.client.address },
       destination: { listener: listener.key, hostname: listener.hostname, port: port.port },
       signal: abort.signal,
       log: this.#o.plugins.log,

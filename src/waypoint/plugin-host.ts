@@ -4,7 +4,8 @@
  * version, so a family declared again (the next config version) is the same family — re-declared
  * with another type or other labels it is a clear error, not a second series under one name.
  */
-import { systemClock, type PluginHost, type PluginMetrics } from "../plugin-api/index.ts";
+import { MeshError } from "../errors/mesh-error.ts";
+import { systemClock, type PluginFetch, type PluginHost, type PluginMetrics } from "../plugin-api/index.ts";
 import type { Logger } from "../telemetry/log.ts";
 import type { Counter, Histogram, MetricsRegistry } from "../telemetry/metrics.ts";
 
@@ -36,6 +37,9 @@ function pluginMetrics(registry: MetricsRegistry): PluginMetrics {
   };
 }
 
-export function waypointPluginHost(log: Logger, registry: MetricsRegistry): PluginHost {
-  return { log, metrics: pluginMetrics(registry), clock: systemClock, random: Math.random };
+/** Until the waypoint routes plugin calls through the mesh, a call out fails (the filter's failure policy decides the request). */
+const unroutedFetch: PluginFetch = (request) => Promise.reject(new MeshError("unimplemented", `plugin HTTP calls are not routed by this waypoint yet (${request.method} ${request.url})`));
+
+export function waypointPluginHost(log: Logger, registry: MetricsRegistry, fetch: PluginFetch = unroutedFetch): PluginHost {
+  return { log, metrics: pluginMetrics(registry), clock: systemClock, random: Math.random, fetch };
 }
