@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { recordingHost, RequestContext } from "../plugin-api/index.ts";
 import type { FilterConfigView, WaypointConfigView, WaypointListener } from "../state/view.ts";
-import { actingFilters, ListenerChains } from "./chains.ts";
+import { ListenerChains } from "./chains.ts";
 
 const listener: WaypointListener = { kind: "service", key: "bookinfo/reviews.bookinfo.svc.cluster.local", hostname: "reviews.bookinfo.svc.cluster.local", addresses: ["10.96.0.30"], ports: [{ port: 9080, targetPort: 0, protocol: "http" }] };
 const other: WaypointListener = { ...listener, key: "bookinfo/ratings.bookinfo.svc.cluster.local", hostname: "ratings.bookinfo.svc.cluster.local" };
@@ -49,16 +49,3 @@ describe("listener chains", () => {
   });
 });
 
-describe("filters acting on a listener (what the HTTP/2 engine refuses until it runs chains)", () => {
-  const routed = (parent: string): FilterConfigView => ({ ...router, config: { routes: [{ parents: [parent] }] } });
-  const cases: Array<[string, FilterConfigView[], Array<FilterConfigView["plugin"]>]> = [
-    ["no filters", [], []],
-    ["a router with no route", [router], []],
-    ["a router whose routes name another listener", [routed(other.key)], []],
-    ["a router with a route for the listener", [routed(listener.key)], ["router"]],
-    ["a router with a route for the listener's port", [routed(`${listener.key}:9080`)], ["router"]],
-    ["an authz filter for the listener", [router, authz], ["authz"]],
-    ["an authz filter for another listener", [{ ...authz, targets: [other.key] }], []],
-  ];
-  for (const [name, filters, want] of cases) test(name, () => expect(actingFilters(config(filters), listener).map((f) => f.plugin)).toEqual(want));
-});

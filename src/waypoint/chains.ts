@@ -43,29 +43,6 @@ export function filtersFor(config: WaypointConfigView, listener: WaypointListene
   return config.filters.filter((f) => f.targets.length === 0 || f.targets.includes(listener.key));
 }
 
-/**
- * The filters that would act on a listener's requests: every filter for it except a router none
- * of whose routes names the listener (such a router only forwards to the listener's own
- * destination). What an engine that does not run chains yet must refuse rather than skip.
- */
-export function actingFilters(config: WaypointConfigView, listener: WaypointListener): FilterConfigView[] {
-  return filtersFor(config, listener).filter((f) => {
-    if (f.plugin !== "router") return true;
-    const routes = (f.config as { routes?: ReadonlyArray<{ parents?: readonly string[] }> }).routes ?? [];
-    return routes.some((r) => (r.parents ?? []).some((p) => p === listener.key || p.startsWith(`${listener.key}:`)));
-  });
-}
-
-/** actingFilters, worked out once per config version and listener (configs are immutable and replaced whole). */
-const acting = new WeakMap<WaypointConfigView, Map<string, readonly FilterConfigView[]>>();
-export function actingFiltersCached(config: WaypointConfigView, listener: WaypointListener): readonly FilterConfigView[] {
-  let byListener = acting.get(config);
-  if (!byListener) acting.set(config, (byListener = new Map()));
-  let filters = byListener.get(listener.key);
-  if (!filters) byListener.set(listener.key, (filters = actingFilters(config, listener)));
-  return filters;
-}
-
 export class ListenerChains {
   readonly #host: PluginHost;
   readonly #terminal: Terminal;

@@ -17,7 +17,6 @@ export const LOCAL_REPLIES = {
   upstreamReset: { status: 503, body: "upstream connect error or disconnect/reset before headers. reset reason: connection termination", flag: "UC", details: "upstream_reset_before_response_started{connection_termination}" },
   timeout: { status: 504, body: "upstream request timeout", flag: "UT", details: "upstream_response_timeout" },
   badPath: { status: 400, body: "bad request target", flag: "-", details: "invalid_path" },
-  filtersNotRun: { status: 500, body: "this destination's filter chain does not run on HTTP/2 yet", flag: "UAEX", details: "filter_chain_not_run" },
 } as const satisfies Record<string, LocalReply>;
 
 /** gRPC's status for an HTTP status (grpc/doc/http-grpc-status-mapping.md, as Envoy's `httpToGrpcStatus`). */

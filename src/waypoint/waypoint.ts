@@ -36,6 +36,7 @@ import { HttpEngines } from "./http-engines.ts";
 import { HttpProxy } from "./http-proxy.ts";
 import { Http2Proxy } from "./http2-proxy.ts";
 import { waypointPluginHost } from "./plugin-host.ts";
+import { RequestPipeline } from "./request-pipeline.ts";
 import { RequestTelemetry } from "./request-telemetry.ts";
 import { WaypointState, type GatewayRef } from "./state.ts";
 import { TcpProxy } from "./tcp-proxy.ts";
@@ -123,9 +124,11 @@ export async function startWaypoint(config: WaypointConfig, rt: RuntimePort, log
     });
     cleanups.push(() => upstream.close());
     const telemetry = new RequestTelemetry(logs.logger("access"), metrics);
+    // One pipeline (filter chains, upstream stage) for both HTTP engines: a plugin is created once per config version.
+    const pipeline = new RequestPipeline({ state: () => state, upstream, log: logs.logger("http"), plugins: waypointPluginHost(logs.logger("plugin"), metrics), hbonePort: config.hbonePort });
     const http = new HttpEngines({
-      http1: new HttpProxy({ state: () => state, upstream, telemetry, log: logs.logger("http"), plugins: waypointPluginHost(logs.logger("plugin"), metrics), hbonePort: config.hbonePort }),
-      http2: new Http2Proxy({ state: () => state, upstream, telemetry, log: logs.logger("http"), hbonePort: config.hbonePort }),
+      http1: new HttpProxy({ state: () => state, upstream, pipeline, telemetry, log: logs.logger("http") }),
+      http2: new Http2Proxy({ state: () => state, upstream, pipeline, telemetry, log: logs.logger("http") }),
       log: logs.logger("http"),
     });
     const tcp = new TcpProxy({ state: () => state, pool, credentials: () => credentials.clientCredentials(replica()), log: logs.logger("access"), hbonePort: config.hbonePort, connectTimeoutMs: config.connectTimeoutMs });
