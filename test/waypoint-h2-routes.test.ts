@@ -6,7 +6,8 @@
  * modifiers on the request and the response, a request body streamed both ways while no filter
  * reads it, trailers carried; GRPCRoute over gRPC — a method routed to another backend, with the
  * server's trailers. On main before this change each of these was refused with a 500 (the engine
- * did not run the chain).
+ * did not run the chain). And an endpoint that sends GOAWAY every 50 streams under load costs no
+ * request: the streams it never processed are sent again on a new session.
  *
  * Addresses: ztunnels and the waypoint's admin on 127.0.0.44-46, endpoints on 127.0.6.x, the
  * replica on 127.0.7.1.
@@ -46,6 +47,8 @@ spec: {gatewayClassName: istio-waypoint, listeners: [{name: mesh, port: HBONE_PO
   entry("web-v2", "{app: web, version: v2}", "127.0.6.12"),
   service("flaky", "10.96.0.64", H2),
   entry("flaky-1", "{app: flaky}", "127.0.6.13"),
+  service("drainer", "10.96.0.68", H2),
+  entry("drainer-1", "{app: drainer}", "127.0.6.14"),
   service("hello", "10.96.0.65", GRPC),
   service("hello-v1", "10.96.0.67", GRPC, "{app: hello, version: v1}", false),
   service("hello-v2", "10.96.0.66", GRPC, "{app: hello, version: v2}", false),
@@ -139,6 +142,43 @@ function h2endpoint(name: string, address: string): Promise<http2.Http2Server> {
   return new Promise((resolve) => server.listen(8080, address, () => resolve(server)));
 }
 
+/**
+ * An h2c endpoint that drains its sessions as a server going away does (RFC 9113 §6.8): on every
+ * 50th stream of a session it sends GOAWAY naming that stream as the last it processes, refuses
+ * every later stream on the session with REFUSED_STREAM, and closes the session once the rest
+ * finished. Answers carry the body's sha256.
+ */
+function drainingEndpoint(address: string): Promise<{ server: http2.Http2Server; goaways: () => number; refused: () => number }> {
+  const server = http2.createServer();
+  let goaways = 0;
+  let refused = 0;
+  const cuts = new WeakMap<http2.ServerHttp2Session, { n: number; last?: number }>();
+  server.on("stream", (stream) => {
+    stream.on("error", () => {});
+    const session = stream.session as http2.ServerHttp2Session;
+    const cut = cuts.get(session) ?? { n: 0 };
+    cuts.set(session, cut);
+    if (cut.last !== undefined && (stream.id ?? 0) > cut.last) {
+      refused++;
+      return stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+    }
+    if (++cut.n === 50) {
+      cut.last = stream.id;
+      goaways++;
+      session.goaway(http2.constants.NGHTTP2_NO_ERROR, stream.id);
+    }
+    const hash = createHash("sha256");
+    stream.on("data", (c: Buffer) => hash.update(c));
+    stream.on("end", () => {
+      stream.respond({ ":status": 200 });
+      stream.end(hash.digest("hex"));
+      if (cut.last !== undefined) setImmediate(() => session.close());
+    });
+  });
+  return new Promise((resolve) => server.listen(8080, address, () => resolve({ server, goaways: () => goaways, refused: () => refused })));
+}
+let drainer: Awaited<ReturnType<typeof drainingEndpoint>>;
+
 const helloService = stringService("test.Hello", ["Hi", "Bye"]);
 
 async function helloEndpoint(version: string, address: string): Promise<grpc.Server> {
@@ -155,6 +195,8 @@ async function helloEndpoint(version: string, address: string): Promise<grpc.Ser
 
 beforeAll(async () => {
   h2Servers.push(await h2endpoint("web-v1", "127.0.6.11"), await h2endpoint("web-v2", "127.0.6.12"), await h2endpoint("flaky", "127.0.6.13"));
+  drainer = await drainingEndpoint("127.0.6.14");
+  h2Servers.push(drainer.server);
   grpcServers.push(await helloEndpoint("v1", "127.0.6.21"), await helloEndpoint("v2", "127.0.6.22"));
   mesh = await startWaypointMesh({ yaml: MESH, addresses: { node1: "127.0.0.44", node2: "127.0.0.45", waypointAdmin: "127.0.0.46" } });
 }, 60_000);
@@ -271,4 +313,28 @@ describe("GRPCRoute over gRPC", () => {
       await client.close();
     }
   });
+});
+
+describe("an upstream that sends GOAWAY", () => {
+  test("800 requests with bodies from 16 concurrent callers while the endpoint drains its sessions every 50 streams: none fails", async () => {
+    const session = await h2session(route("drainer.bookinfo"));
+    const failures: string[] = [];
+    const until = Date.now() + 20_000;
+    try {
+      await Promise.all(Array.from({ length: 16 }, async (_, caller) => {
+        for (let i = 0; i < 50 && Date.now() < until; i++) {
+          const body = `caller ${caller} request ${i} `.repeat(20);
+          const got = await h2send(session, { path: "/", method: "POST", body }).catch((err: Error) => ({ headers: { ":status": 0 }, body: err.message, trailers: undefined }));
+          const want = createHash("sha256").update(body).digest("hex");
+          if (Number(got.headers[":status"]) !== 200 || got.body !== want) failures.push(`${got.headers[":status"]} ${got.body.slice(0, 80)}`);
+        }
+      }));
+    } finally {
+      session.destroy();
+    }
+    expect(failures).toEqual([]);
+    // The endpoint really went away under load, with streams in flight above its GOAWAY.
+    expect(drainer.goaways()).toBeGreaterThan(5);
+    expect(drainer.refused()).toBeGreaterThan(0);
+  }, 30_000);
 });
