@@ -8,7 +8,7 @@ import { join } from "node:path";
 import assert from "node:assert/strict";
 import { planApply } from "../../src/controlplane/api/apply.ts";
 import { startControlPlane, type ControlPlaneConfig, type RunningControlPlane } from "../../src/controlplane/server.ts";
-import { bunRuntime } from "../../src/runtime/bun.ts";
+import { loadRuntime } from "../../src/runtime/index.ts";
 import { createLogControl, type LogControl } from "../../src/telemetry/log.ts";
 import { eventually } from "./eventually.ts";
 
@@ -26,11 +26,11 @@ metadata: {name: waypoint-1, namespace: bookinfo}
 spec: {address: 10.0.2.40, node: node-2, serviceAccount: waypoint, labels: {gateway.networking.k8s.io/gateway-name: waypoint}}
 `;
 
-export function startTestControlPlane(
+export async function startTestControlPlane(
   dataDir: string,
   options: { xdsPort?: number; ca?: ControlPlaneConfig["ca"]; now?: () => Date; xdsTls?: { cert: string; key: string }; logs?: LogControl; xdsLimits?: ControlPlaneConfig["xds"]["limits"] } = {},
 ): Promise<RunningControlPlane> {
-  return startControlPlane(
+  return await startControlPlane(
     {
       dataDir,
       store: { backend: "sqlite" },
@@ -41,7 +41,7 @@ export function startTestControlPlane(
       ...(options.ca ? { ca: options.ca } : {}),
       ...(options.now ? { now: options.now } : {}),
     },
-    bunRuntime,
+    await loadRuntime(),
     options.logs ?? createLogControl({ format: "text", spec: "off" }),
   );
 }

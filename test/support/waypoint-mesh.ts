@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BOOKINFO_DEMO_YAML } from "../../src/cli/demo/manifests.ts";
 import type { RunningControlPlane } from "../../src/controlplane/server.ts";
-import { bunRuntime } from "../../src/runtime/bun.ts";
+import { loadRuntime } from "../../src/runtime/index.ts";
 import { createLogControl, type LogControl } from "../../src/telemetry/log.ts";
 import { startWaypoint, type RunningWaypoint } from "../../src/waypoint/waypoint.ts";
 import { startZtunnel, type RunningZtunnel } from "../../src/ztunnel/ztunnel.ts";
@@ -73,7 +73,7 @@ async function zt(cp: RunningControlPlane, logs: LogControl, dir: string, node: 
       drainTimeoutMs: 500,
       connectTimeoutMs: 2000,
     },
-    bunRuntime,
+    await loadRuntime(),
     logs,
   );
   await untilReady(`http://${address}:${z.addresses.readiness?.port}/healthz/ready`);
@@ -115,7 +115,7 @@ export async function startWaypointMesh(options: WaypointMeshOptions): Promise<W
         drainTimeoutMs: 500,
         connectTimeoutMs: 2000,
       },
-      bunRuntime,
+      await loadRuntime(),
       logs,
     );
     waypoint = w;
