@@ -173,7 +173,7 @@ describe("waypoint: HTTP/2 (prior knowledge) inside the tunnel", () => {
   test("the waypoint's HTTP/2 settings are bounded", async () => {
     const settings = await serverSettings("h2echo.bookinfo", 8080);
     expect(settings.get(0x3)).toBe(100); // MAX_CONCURRENT_STREAMS
-    expect(settings.get(0x4)).toBe(256 * 1024); // INITIAL_WINDOW_SIZE
+    expect(settings.get(0x4) ?? 65_535).toBe(65_535); // INITIAL_WINDOW_SIZE: the default (a larger one stalls uploads on Bun)
     expect(settings.get(0x6)).toBe(16 * 1024); // MAX_HEADER_LIST_SIZE
   });
 

@@ -40,14 +40,20 @@ export interface Http2ProxyLimits {
   readonly maxConcurrentStreams: number;
   /** SETTINGS_MAX_HEADER_LIST_SIZE, bytes (as the HTTP/1.1 engine's header limit). */
   readonly maxHeaderListSize: number;
-  /** SETTINGS_INITIAL_WINDOW_SIZE per stream, bytes. */
+  /**
+   * SETTINGS_INITIAL_WINDOW_SIZE per stream, bytes. Keep it at HTTP/2's default (65,535) on Bun:
+   * with a larger stream window (256 KiB was tried) Bun's node:http2 server, fed a tunnel, never
+   * sent the connection-level WINDOW_UPDATE, so a request body over 64 KiB stalled after 65,535
+   * bytes (the connection window, which a larger stream window does not raise; raising it with
+   * setLocalWindowSize stops uploads on Bun altogether, see PLATFORM-NOTES).
+   */
   readonly initialWindowSize: number;
 }
 
 export const DEFAULT_HTTP2_LIMITS: Http2ProxyLimits = {
   maxConcurrentStreams: 100,
   maxHeaderListSize: 16 * 1024,
-  initialWindowSize: 256 * 1024,
+  initialWindowSize: 65_535,
 };
 
 export interface Http2ProxyOptions {
