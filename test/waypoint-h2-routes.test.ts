@@ -106,6 +106,8 @@ const SLEEP = "127.0.1.10";
 let mesh: WaypointMesh;
 const h2Servers: http2.Http2Server[] = [];
 const grpcServers: grpc.Server[] = [];
+/** /hold… requests the endpoint saw reset (a Bun endpoint also emits 'end' first on a reset, so that cannot be told apart here). */
+const holds: string[] = [];
 const route = (host: string, port = 8080) => ({ from: SLEEP, socks: mesh.socks, host, port });
 
 /**
@@ -122,6 +124,13 @@ function h2endpoint(name: string, address: string): Promise<http2.Http2Server> {
     if (String(headers[":path"]).startsWith("/stream")) {
       stream.respond({ ":status": 200, "x-served-by": name });
       stream.pipe(stream);
+      return;
+    }
+    if (String(headers[":path"]).startsWith("/hold")) {
+      // Echoes, never ends its side: only a reset closes the stream.
+      stream.respond({ ":status": 200 });
+      stream.on("data", (c: Buffer) => stream.write(c));
+      stream.once("aborted", () => holds.push(String(headers[":path"])));
       return;
     }
     const hash = createHash("sha256");
@@ -298,6 +307,23 @@ describe("HTTPRoute over h2c", () => {
       const all = Buffer.concat(received);
       expect(all.length).toBe(1_000_000);
       expect(createHash("sha256").update(all).digest("hex")).toBe(createHash("sha256").update(Buffer.concat([first, rest])).digest("hex"));
+    } finally {
+      session.destroy();
+    }
+  });
+});
+
+describe("a client that goes away", () => {
+  test("mid-stream: the upstream stream is reset too, not left open or ended as if the body were complete", async () => {
+    const session = await h2session(route("web.bookinfo"));
+    try {
+      const req = session.request({ ":method": "POST", ":path": "/hold/abandoned" });
+      req.on("error", () => {});
+      const echoed = new Promise<void>((resolve) => req.once("data", () => resolve()));
+      req.write("hello");
+      await echoed;
+      req.close(http2.constants.NGHTTP2_CANCEL);
+      await eventually(() => expect(holds).toEqual(["/hold/abandoned"]));
     } finally {
       session.destroy();
     }

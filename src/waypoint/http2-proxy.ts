@@ -150,7 +150,10 @@ export class Http2Proxy {
     };
     let status = 0;
     stream.once("close", () => {
-      if (!stream.headersSent || (stream.rstCode ?? 0) !== 0) abort.abort();
+      if (!stream.headersSent || (stream.rstCode ?? 0) !== 0) {
+        abort.abort();
+        transport.cancel();
+      }
       record(status, stream.rstCode === 0 || stream.rstCode === undefined ? exchange.flag : "DC");
     });
     if (normalized === null) {

@@ -117,7 +117,9 @@ export class Http2Upstream implements UpstreamTransport {
         settle({ kind: "failed", failure: "timeout", resendable: false });
       }, timeoutMs);
       up.on("error", (err: Error) => this.#log.debug("upstream stream failed", { upstream: formatEndpoint(hop.target), error: err.message }));
-      up.once("trailers", (t: Headers) => (this.responseTrailers = t));
+      up.once("trailers", (t: Headers) => {
+        if (this.#current === up) this.responseTrailers = t;
+      });
       up.once("response", (h: Headers, flags: number) => {
         const trailersOnly = (flags & NGHTTP2_FLAG_END_STREAM) !== 0;
         settle({
@@ -156,8 +158,22 @@ export class Http2Upstream implements UpstreamTransport {
       source.unpipe();
       for (const chunk of this.#kept ?? []) up.write(chunk);
     }
-    if (source.readableEnded) up.end();
-    else source.pipe(up);
+    if (source.readableEnded) return this.#endOrCancel(up);
+    source.pipe(up, { end: false });
+    source.once("end", () => this.#endOrCancel(up));
+  }
+
+  /**
+   * End the upstream request once the client's body ended — unless the client reset its stream:
+   * Bun emits 'end' (rstCode still 0) before 'aborted' on a reset, so a truncated body would look
+   * complete and go upstream with END_STREAM. The verdict waits one turn, when rstCode is known.
+   */
+  #endOrCancel(up: http2.ClientHttp2Stream): void {
+    setImmediate(() => {
+      const client = this.#client.stream;
+      if (client.aborted || (client.rstCode ?? 0) !== 0) up.close(NGHTTP2_CANCEL);
+      else if (!up.closed) up.end();
+    });
   }
 
   mirror(hop: UpstreamHop, request: UpstreamRequest, body: ReadableStream<Uint8Array> | null, timeoutMs: number, fail: (why: string) => void): void {
@@ -179,5 +195,11 @@ export class Http2Upstream implements UpstreamTransport {
   /** The upstream stream the response came from (its reset is carried to the client). */
   get current(): http2.ClientHttp2Stream | undefined {
     return this.#current;
+  }
+
+  /** The client went away: cancel the upstream stream still open for it. */
+  cancel(): void {
+    const up = this.#current;
+    if (up && !up.closed) up.close(NGHTTP2_CANCEL);
   }
 }
