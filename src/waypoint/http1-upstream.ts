@@ -5,21 +5,16 @@
  * not resendable; one without a body is.
  */
 import http from "node:http";
-import { Readable } from "node:stream";
-import type { ReadableStream as NodeWebStream } from "node:stream/web";
 import { formatEndpoint } from "../net/endpoint.ts";
 import type { RequestContext } from "../plugin-api/index.ts";
 import type { Logger } from "../telemetry/log.ts";
 import { endToEnd } from "./forward-headers.ts";
-import { lazyBody, untouchedSource } from "./lazy-body.ts";
+import { lazyBody, nodeBody } from "./lazy-body.ts";
 import { UPSTREAM_CONNECT_FAILED, type Upstream } from "./upstream.ts";
 import type { UpstreamHop } from "./upstream-plan.ts";
 import type { Exchange, TryOutcome, UpstreamRequest, UpstreamTransport } from "./upstream-transport.ts";
 
 const TIMED_OUT = "MESH_UPSTREAM_TIMEOUT";
-
-/** A body as a node stream: the untouched source piped natively, else the web stream read. */
-export const nodeBody = (body: ReadableStream<Uint8Array>): Readable => untouchedSource(body) ?? Readable.fromWeb(body as unknown as NodeWebStream<Uint8Array>);
 
 export class Http1Upstream implements UpstreamTransport {
   readonly #upstream: Upstream;

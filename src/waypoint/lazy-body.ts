@@ -5,7 +5,8 @@
  * stream back while nothing has been read, so the proxy pipes it natively — no per-chunk JS, no
  * copies — in the common case where no filter buffers or rewrites the body.
  */
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
+import type { ReadableStream as NodeWebStream } from "node:stream/web";
 
 const sources = new WeakMap<ReadableStream<Uint8Array>, Readable>();
 
@@ -51,4 +52,9 @@ export function lazyBody(readable: Readable): ReadableStream<Uint8Array> {
 /** The node stream behind a lazy body nobody has read yet; undefined otherwise. */
 export function untouchedSource(stream: ReadableStream<Uint8Array> | null): Readable | undefined {
   return stream && !stream.locked ? sources.get(stream) : undefined;
+}
+
+/** A body as a node stream to pipe: the untouched source (native), else the web stream read. */
+export function nodeBody(body: ReadableStream<Uint8Array>): Readable {
+  return untouchedSource(body) ?? Readable.fromWeb(body as unknown as NodeWebStream<Uint8Array>);
 }
