@@ -24,7 +24,7 @@ import { MeshError } from "../errors/mesh-error.ts";
 import { formatEndpoint, type Endpoint } from "../net/endpoint.ts";
 import { createHeaders, RequestContext, type PluginHost, type UpstreamSelection } from "../plugin-api/index.ts";
 import type { Logger } from "../telemetry/log.ts";
-import { ListenerChains } from "./chains.ts";
+import { ListenerChains, type BuiltIns } from "./chains.ts";
 import { endToEnd, headerObject, upstreamRequestHeaders } from "./forward-headers.ts";
 import { asHttpSocket } from "./http-socket.ts";
 import { lazyBody, untouchedSource } from "./lazy-body.ts";
@@ -73,6 +73,8 @@ export interface HttpProxyOptions {
   readonly log: Logger;
   /** What plugins get: logger, metrics, clock, random. */
   readonly plugins: PluginHost;
+  /** The first-party plugins (chains.ts builtInPlugins); default: public roots for a jwksUri. */
+  readonly builtIns?: BuiltIns;
   readonly hbonePort: number;
   readonly limits?: Partial<HttpProxyLimits>;
 }
@@ -120,7 +122,7 @@ export class HttpProxy {
   constructor(options: HttpProxyOptions) {
     this.#o = options;
     this.#limits = { ...DEFAULT_HTTP_LIMITS, ...options.limits };
-    this.#chains = new ListenerChains(options.plugins, (ctx) => this.#forward(ctx));
+    this.#chains = new ListenerChains(options.plugins, (ctx) => this.#forward(ctx), options.builtIns);
     this.#server = http.createServer({ maxHeaderSize: this.#limits.maxHeaderBytes, requestTimeout: this.#limits.requestTimeoutMs, headersTimeout: this.#limits.headersTimeoutMs, keepAliveTimeout: this.#limits.keepAliveTimeoutMs }, (req, res) => void this.#handle(req, res));
     this.#server.on("clientError", (err: Error & { code?: string }, socket: Duplex) => {
       const facts = this.#facts.get(socket);

@@ -36,6 +36,8 @@ import { HttpEngines } from "./http-engines.ts";
 import { HttpProxy } from "./http-proxy.ts";
 import { Http2Proxy } from "./http2-proxy.ts";
 import { waypointPluginHost } from "./plugin-host.ts";
+import { builtInPlugins } from "./chains.ts";
+import { outsideJwksFetch } from "./jwks-fetch.ts";
 import { RequestTelemetry } from "./request-telemetry.ts";
 import { WaypointState, type GatewayRef } from "./state.ts";
 import { TcpProxy } from "./tcp-proxy.ts";
@@ -58,6 +60,8 @@ export interface WaypointConfig {
   readonly drainTimeoutMs: number;
   readonly connectTimeoutMs: number;
   readonly certTtlSeconds?: number;
+  /** PEM CA bundle trusted (besides the public roots) when fetching a RequestAuthentication's https jwksUri. */
+  readonly jwksCa?: string;
 }
 
 export interface RunningWaypoint {
@@ -124,7 +128,7 @@ export async function startWaypoint(config: WaypointConfig, rt: RuntimePort, log
     cleanups.push(() => upstream.close());
     const telemetry = new RequestTelemetry(logs.logger("access"), metrics);
     const http = new HttpEngines({
-      http1: new HttpProxy({ state: () => state, upstream, telemetry, log: logs.logger("http"), plugins: waypointPluginHost(logs.logger("plugin"), metrics), hbonePort: config.hbonePort }),
+      http1: new HttpProxy({ state: () => state, upstream, telemetry, log: logs.logger("http"), plugins: waypointPluginHost(logs.logger("plugin"), metrics), builtIns: builtInPlugins({ jwksFetch: outsideJwksFetch(config.jwksCa ? { caPem: config.jwksCa } : {}) }), hbonePort: config.hbonePort }),
       http2: new Http2Proxy({ state: () => state, upstream, telemetry, log: logs.logger("http"), hbonePort: config.hbonePort }),
       log: logs.logger("http"),
     });
