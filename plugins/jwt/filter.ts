@@ -17,6 +17,7 @@ import { extractTokens } from "./extract.ts";
 import type { Jwks } from "./jwks.ts";
 import type { JwksPolicy, RemoteJwks } from "./remote-jwks.ts";
 import { detailsOf, STATUS, type Status } from "./status.ts";
+import { VerifiedCache } from "./verified-cache.ts";
 import { authOf, combine, verifyRule, type KeysFor, type RuleResult } from "./verify.ts";
 
 export interface JwksAccess {
@@ -76,6 +77,7 @@ export function createJwtFilter(config: JwtConfig, host: PluginHost, jwks: JwksA
   const allowed = host.metrics.counter("jwt_authn_allowed_total", "Requests the jwt filter passed (a valid token, or none)");
   const denied = host.metrics.counter("jwt_authn_denied_total", "Requests the jwt filter refused, by reason", ["reason"]);
   const outputHeaders = [...new Set(config.rules.flatMap((r) => [...(r.outputPayloadToHeader === null ? [] : [r.outputPayloadToHeader]), ...r.outputClaimToHeaders.map((o) => o.header)]))];
+  const verified = new VerifiedCache();
   const keysFor: KeysFor = async (rule, unknownKid) => {
     const source = rule.keys;
     if (source.kind === "inline") return source.jwks;
@@ -86,9 +88,9 @@ export function createJwtFilter(config: JwtConfig, host: PluginHost, jwks: JwksA
   return async function jwt(ctx, next) {
     for (const h of outputHeaders) ctx.request.headers.delete(h);
     if (config.rules.length === 0 || isCorsPreflight(ctx)) return next();
-    const nowS = Math.floor(host.clock.now() / 1000);
     const results: RuleResult[] = [];
-    for (const rule of config.rules) results.push(await verifyRule(rule, extractTokens(rule, ctx.request), nowS, keysFor));
+    const env = { nowS: Math.floor(host.clock.now() / 1000), keysFor, verified };
+    for (const rule of config.rules) results.push(await verifyRule(rule, extractTokens(rule, ctx.request), env));
     const verdict = combine(results);
     if (verdict !== "ok") {
       denied.inc({ reason: verdict });

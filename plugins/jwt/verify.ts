@@ -17,6 +17,7 @@ import type { FoundToken } from "./extract.ts";
 import { verifySignature, type Jwks } from "./jwks.ts";
 import { STATUS, type Status } from "./status.ts";
 import { parseToken, type ParsedToken } from "./token.ts";
+import type { VerifiedCache } from "./verified-cache.ts";
 
 export const CLOCK_SKEW_S = 60;
 
@@ -34,27 +35,38 @@ export function checkClaims(rule: JwtRule, token: ParsedToken, nowS: number): St
   return null;
 }
 
-async function verifyOne(rule: JwtRule, text: string, nowS: number, keysFor: KeysFor): Promise<ParsedToken | Status> {
-  const token = parseToken(text);
-  if (typeof token === "string") return token;
-  const refused = checkClaims(rule, token, nowS);
-  if (refused) return refused;
-  const keys = await keysFor(rule, false);
-  if (typeof keys === "string") return keys;
-  let verdict = await verifySignature(token, keys);
-  if (verdict === STATUS.jwksKidAlgMismatch && token.kid !== null && rule.keys.kind === "remote") {
-    const fresh = await keysFor(rule, true);
-    if (typeof fresh === "string") return fresh;
-    verdict = await verifySignature(token, fresh);
-  }
-  return verdict === "ok" ? token : verdict;
+/** What verifying needs besides the rule and the token: the time, the keys, the rule's cache of verified tokens. */
+export interface VerifyEnv {
+  readonly nowS: number;
+  readonly keysFor: KeysFor;
+  readonly verified: VerifiedCache;
 }
 
-export async function verifyRule(rule: JwtRule, found: readonly FoundToken[], nowS: number, keysFor: KeysFor): Promise<RuleResult> {
+async function verifyOne(rule: JwtRule, text: string, env: VerifyEnv): Promise<ParsedToken | Status> {
+  const seen = env.verified.get(text); // parsing is a pure function of the text: a verified token's parse is reused
+  const token = seen?.token ?? parseToken(text);
+  if (typeof token === "string") return token;
+  const refused = checkClaims(rule, token, env.nowS);
+  if (refused) return refused;
+  let jwks = await env.keysFor(rule, false);
+  if (typeof jwks === "string") return jwks;
+  if (seen?.jwks === jwks) return token;
+  let verdict = await verifySignature(token, jwks);
+  if (verdict === STATUS.jwksKidAlgMismatch && token.kid !== null && rule.keys.kind === "remote") {
+    jwks = await env.keysFor(rule, true);
+    if (typeof jwks === "string") return jwks;
+    verdict = await verifySignature(token, jwks);
+  }
+  if (verdict !== "ok") return verdict;
+  env.verified.add(token, jwks);
+  return token;
+}
+
+export async function verifyRule(rule: JwtRule, found: readonly FoundToken[], env: VerifyEnv): Promise<RuleResult> {
   if (found.length === 0) return { ok: false, status: STATUS.missing };
   const tokens: { found: FoundToken; token: ParsedToken }[] = [];
   for (const f of found) {
-    const token = await verifyOne(rule, f.text, nowS, keysFor);
+    const token = await verifyOne(rule, f.text, env);
     if (typeof token === "string") return { ok: false, status: token };
     tokens.push({ found: f, token });
   }
