@@ -31,8 +31,6 @@ export function createJwtPlugin(options: JwtPluginOptions = {}): Plugin<JwtConfi
   });
 }
 
-export const jwtPlugin = createJwtPlugin();
-
 export { decideJwks, DEFAULT_JWKS_POLICY } from "./remote-jwks.ts";
 export type { JwksPolicy } from "./remote-jwks.ts";
 export type { JwtConfig } from "./config.ts";
