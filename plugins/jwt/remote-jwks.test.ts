@@ -58,6 +58,24 @@ describe("RemoteJwks", () => {
     expect(host.lines.filter((l) => l.message === "jwks fetch failed").length).toBeGreaterThan(0);
   });
 
+  test("a request with an unknown kid while a refresh is under way waits for it", async () => {
+    const clock = steppingClock(0);
+    const host = recordingHost({ clock });
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    let n = 0;
+    const fetch: PluginFetch = async () => (n++ === 0 ? new Response(doc("a")) : (await gate, new Response(doc("b"))));
+    const jwks = new RemoteJwks("https://k/");
+    const io = { fetch, now: clock.now, log: host.log, timeoutMs: 1000, policy: P };
+    expect(kids(await jwks.keys(io))).toEqual(["a"]);
+    await clock.sleep(300_000);
+    expect(kids(await jwks.keys(io))).toEqual(["a"]); // starts a background refresh, held at the gate
+    const waiting = jwks.keys(io, true); // rate-limited: no fetch of its own, but the one under way is awaited
+    release();
+    expect(kids(await waiting)).toEqual(["b"]);
+    expect(n).toBe(2);
+  });
+
   test("a document over maxBytes, a non-200 or one without usable keys keeps the previous keys", async () => {
     const clock = steppingClock(0);
     const host = recordingHost({ clock });

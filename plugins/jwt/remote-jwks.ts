@@ -56,7 +56,8 @@ export class RemoteJwks {
   /** The keys to check a token with (null: none usable), fetching first when the decision says wait. */
   async keys(io: { fetch: PluginFetch; now: () => number; log: PluginLogger; timeoutMs: number; policy: JwksPolicy }, unknownKid = false): Promise<Jwks | null> {
     const decision = decideJwks(this.#state, io.now(), io.policy, unknownKid);
-    if (decision.fetch === "none") return this.#inflight && decision.use === null ? this.#wait(io) : decision.use;
+    // A fetch already under way may bring the keys (or the kid) this request lacks: wait for it rather than refuse.
+    if (decision.fetch === "none") return this.#inflight && (decision.use === null || unknownKid) ? this.#wait(io) : decision.use;
     const fetching = this.#refresh(io);
     if (decision.fetch === "background") return decision.use;
     await fetching;
