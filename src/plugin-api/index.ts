@@ -21,3 +21,5 @@ export type { ConfigObject } from "./config-read.ts";
 export { readDuration } from "./duration.ts";
 export { recordingHost, seededRandom, steppingClock, systemClock } from "./host.ts";
 export type { Clock, LogFields, MetricLabels, PluginCounter, PluginFetch, PluginHistogram, PluginHost, PluginLogger, PluginMetrics, RecordedLine } from "./host.ts";
+export { isJwsAlgorithm, JWS_ALGORITHMS, keyFitsAlgorithm, verifyJwsSignature } from "./jwt.ts";
+export type { JwsAlgorithm } from "./jwt.ts";

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { recordingHost, RequestContext } from "../plugin-api/index.ts";
 import type { FilterConfigView, WaypointConfigView, WaypointListener } from "../state/view.ts";
-import { ListenerChains } from "./chains.ts";
+import { ListenerChains, mergeJwtFilters } from "./chains.ts";
 
 const listener: WaypointListener = { kind: "service", key: "bookinfo/reviews.bookinfo.svc.cluster.local", hostname: "reviews.bookinfo.svc.cluster.local", addresses: ["10.96.0.30"], ports: [{ port: 9080, targetPort: 0, protocol: "http" }] };
 const other: WaypointListener = { ...listener, key: "bookinfo/ratings.bookinfo.svc.cluster.local", hostname: "ratings.bookinfo.svc.cluster.local" };
@@ -49,3 +49,22 @@ describe("listener chains", () => {
   });
 });
 
+describe("RequestAuthentications on a listener (Istio merges them into one jwt filter)", () => {
+  const ra = (name: string, issuer: string): FilterConfigView => ({ plugin: "jwt", source: `RequestAuthentication bookinfo/${name}`, phase: "authn", priority: 0, targets: [], config: { jwtRules: [{ issuer, jwks: '{"keys":[{"kty":"oct","k":"eA"}]}' }] } });
+  test("one stays as it is; several become one, in the first's place, with every rule in order", () => {
+    expect(mergeJwtFilters([ra("a", "A"), router])).toEqual([ra("a", "A"), router]);
+    const merged = mergeJwtFilters([ra("a", "A"), ra("b", "B"), router]);
+    expect(merged.map((f) => [f.plugin, f.source])).toEqual([["jwt", "RequestAuthentication bookinfo/a, RequestAuthentication bookinfo/b"], ["router", "HTTPRoute bookinfo/reviews"]]);
+    expect((merged[0]?.config.jwtRules as { issuer: string }[]).map((r) => r.issuer)).toEqual(["A", "B"]);
+  });
+  test("the jwt plugin is built in: a request without a token passes, a malformed one is 401", async () => {
+    const chains = new ListenerChains(recordingHost(), async (ctx) => ctx.respond(200));
+    const c = config([ra("a", "A"), ra("b", "B"), router]);
+    expect(chains.for(c, listener).refusals).toEqual([]);
+    expect((await run(chains, c, listener)).response?.status).toBe(200);
+    const host = recordingHost();
+    const ctx = new RequestContext({ request: { method: "GET", authority: listener.hostname, path: "/", headers: { authorization: "Bearer not-a-jwt" } }, destination: { listener: listener.key, hostname: listener.hostname, port: 9080 }, log: host.log, metrics: host.metrics });
+    await chains.for(c, listener).chain(ctx);
+    expect(ctx.response?.status).toBe(401);
+  });
+});

@@ -17,7 +17,7 @@
 import { MeshError } from "../errors/mesh-error.ts";
 import { createHeaders, RequestContext, type PluginHost, type UpstreamSelection } from "../plugin-api/index.ts";
 import type { Logger } from "../telemetry/log.ts";
-import { ListenerChains } from "./chains.ts";
+import { ListenerChains, type BuiltIns } from "./chains.ts";
 import { headerObject } from "./forward-headers.ts";
 import type { TunnelFacts } from "./http-proxy.ts";
 import { grpcLocalReply, LOCAL_REPLIES, type LocalReply } from "./local-reply.ts";
@@ -34,6 +34,8 @@ export interface RequestPipelineOptions {
   readonly log: Logger;
   /** What plugins get: logger, metrics, clock, random, fetch. */
   readonly plugins: PluginHost;
+  /** The first-party plugins (chains.ts builtInPlugins); default: public roots for a jwksUri. */
+  readonly builtIns?: BuiltIns;
   readonly hbonePort: number;
   /** Per try, unless the route says otherwise: the response head must arrive within this (Envoy's default route timeout). */
   readonly upstreamTimeoutMs?: number;
@@ -86,7 +88,7 @@ export class RequestPipeline {
   constructor(options: RequestPipelineOptions) {
     this.#o = options;
     this.#upstreamTimeoutMs = options.upstreamTimeoutMs ?? 15_000;
-    this.#chains = new ListenerChains(options.plugins, (ctx) => this.#forward(ctx));
+    this.#chains = new ListenerChains(options.plugins, (ctx) => this.#forward(ctx), options.builtIns);
   }
 
   /** The plugin context of a request that arrived on a tunnel. */

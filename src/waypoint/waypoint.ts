@@ -37,6 +37,8 @@ import { HttpProxy } from "./http-proxy.ts";
 import { Http2Proxy } from "./http2-proxy.ts";
 import { waypointPluginHost } from "./plugin-host.ts";
 import { RequestPipeline } from "./request-pipeline.ts";
+import { builtInPlugins } from "./chains.ts";
+import { outsideJwksFetch } from "./jwks-fetch.ts";
 import { RequestTelemetry } from "./request-telemetry.ts";
 import { WaypointState, type GatewayRef } from "./state.ts";
 import { TcpProxy } from "./tcp-proxy.ts";
@@ -59,6 +61,8 @@ export interface WaypointConfig {
   readonly drainTimeoutMs: number;
   readonly connectTimeoutMs: number;
   readonly certTtlSeconds?: number;
+  /** PEM CA bundle trusted (besides the public roots) when fetching a RequestAuthentication's https jwksUri. */
+  readonly jwksCa?: string;
 }
 
 export interface RunningWaypoint {
@@ -125,7 +129,7 @@ export async function startWaypoint(config: WaypointConfig, rt: RuntimePort, log
     cleanups.push(() => upstream.close());
     const telemetry = new RequestTelemetry(logs.logger("access"), metrics);
     // One pipeline (filter chains, upstream stage) for both HTTP engines: a plugin is created once per config version.
-    const pipeline = new RequestPipeline({ state: () => state, upstream, log: logs.logger("http"), plugins: waypointPluginHost(logs.logger("plugin"), metrics), hbonePort: config.hbonePort });
+    const pipeline = new RequestPipeline({ state: () => state, upstream, log: logs.logger("http"), plugins: waypointPluginHost(logs.logger("plugin"), metrics), builtIns: builtInPlugins({ jwksFetch: outsideJwksFetch(config.jwksCa ? { caPem: config.jwksCa } : {}) }), hbonePort: config.hbonePort });
     const http = new HttpEngines({
       http1: new HttpProxy({ state: () => state, upstream, pipeline, telemetry, log: logs.logger("http") }),
       http2: new Http2Proxy({ state: () => state, upstream, pipeline, telemetry, log: logs.logger("http") }),

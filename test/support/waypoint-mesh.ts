@@ -27,6 +27,8 @@ export interface WaypointMeshOptions {
   readonly addresses: { readonly node1: string; readonly node2: string; readonly waypointAdmin: string };
   /** Log spec; records are collected in `records`. */
   readonly logSpec?: string;
+  /** PEM CA bundle the waypoint trusts for https jwksUri (its --jwks-ca-file). */
+  readonly jwksCa?: string;
 }
 
 export interface WaypointMesh {
@@ -114,6 +116,7 @@ export async function startWaypointMesh(options: WaypointMeshOptions): Promise<W
         hbonePort,
         drainTimeoutMs: 500,
         connectTimeoutMs: 2000,
+        ...(options.jwksCa ? { jwksCa: options.jwksCa } : {}),
       },
       await loadRuntime(),
       logs,

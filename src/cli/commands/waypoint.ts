@@ -3,6 +3,7 @@
  * verb (`mesh waypoint --gateway NS/NAME …`, so its required flags are checked only then); the
  * verbs apply, list, status and delete manage waypoints through the API (waypoint-manage.ts).
  */
+import { readFileSync } from "node:fs";
 import { MeshError } from "../../errors/mesh-error.ts";
 import { canonicalIp } from "../../net/ip.ts";
 import { startWaypoint } from "../../waypoint/waypoint.ts";
@@ -15,6 +16,15 @@ function parseGateway(text: string): { namespace: string; name: string } {
   const parts = text.split("/");
   if (parts.length !== 2 || !parts[0] || !parts[1]) throw new MeshError("invalid_argument", `--gateway ${JSON.stringify(text)}: give NAMESPACE/NAME`, { detail: { path: "--gateway" } });
   return { namespace: parts[0], name: parts[1] };
+}
+
+function jwksCa(file: string | undefined): { jwksCa?: string } {
+  if (file === undefined) return {};
+  try {
+    return { jwksCa: readFileSync(file, "utf8") };
+  } catch (err) {
+    throw new MeshError("invalid_argument", `--jwks-ca-file ${file}: ${(err as Error).message}`, { detail: { path: "--jwks-ca-file" } });
+  }
 }
 
 export const waypointCommand: Command = {
@@ -35,6 +45,7 @@ export const waypointCommand: Command = {
     { name: "hbone-port", type: "int", default: "15008", description: "HBONE port of the ztunnels (upstream tunnels)" },
     { name: "drain-timeout", type: "duration", default: "5s", description: "on SIGTERM, how long open requests and tunnels may take to finish" },
     { name: "connect-timeout", type: "duration", default: "5s", description: "deadline to reach an upstream endpoint" },
+    { name: "jwks-ca-file", type: "string", arg: "FILE", description: "PEM CA bundle trusted, besides the public roots, for RequestAuthentication jwksUri fetched over https" },
   ],
   run: async ({ rt, options, logs }) => {
     const addressText = options.address as string | undefined;
@@ -52,6 +63,7 @@ export const waypointCommand: Command = {
         hbonePort: options["hbone-port"] as number,
         drainTimeoutMs: drainMs,
         connectTimeoutMs: options["connect-timeout"] as number,
+        ...jwksCa(options["jwks-ca-file"] as string | undefined),
       },
       rt,
       logs,

@@ -221,6 +221,12 @@ describe("RequestAuthentication", () => {
       "apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: jwt-example, namespace: bookinfo}\nspec:\n  targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}]\n  jwtRules:\n  - issuer: testing@secure.istio.io\n    jwksUri: https://raw.githubusercontent.com/istio/istio/release-1.24/security/tools/jwt/samples/jwks.json\n    audiences: [bookinfo]\n    fromHeaders: [{name: Authorization, prefix: 'Bearer '}]\n    fromParams: [access_token]\n    outputClaimToHeaders: [{header: x-jwt-sub, claim: sub}]\n    forwardOriginalToken: true\n    timeout: 5s\n  - issuer: inline.example.com\n    jwks: '{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU\",\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0\"}]}'\n    timeout: 1.5s\n",
     );
   });
+  test("warns of a plain-http jwksUri outside the mesh (waypoints refuse it); a mesh service's is fine", () => {
+    expect(accepted(`${RA}spec: {jwtRules: [{issuer: a, jwksUri: 'http://keys.example.com/jwks'}]}\n`).warnings).toEqual([
+      { path: "spec.jwtRules[0].jwksUri", message: "plain http:// to a host outside the mesh: waypoints fetch keys only over https:// or from a mesh service (*.svc…), so they refuse this rule and fail its requests closed (500)" },
+    ]);
+    expect(accepted(`${RA}spec: {jwtRules: [{issuer: a, jwksUri: 'http://keys.auth.svc.cluster.local:8080/jwks'}]}\n`).warnings).toEqual([]);
+  });
   test("accepts the old jwks_uri spelling with a warning", () => {
     const r = accepted(`${RA}spec: {jwtRules: [{issuer: a, jwks_uri: 'https://a.example.com/jwks'}]}\n`);
     expect(r.warnings).toEqual([{ path: "spec.jwtRules[0].jwks_uri", message: "old spelling of jwksUri; accepted, but write jwksUri" }]);

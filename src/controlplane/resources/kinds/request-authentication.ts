@@ -75,6 +75,13 @@ function urlProblem(uri: string): string | null {
   return url.hostname === "" ? `"${uri}" has no host` : null;
 }
 
+/** What plugins/jwt/config.ts refuses: a JWKS fetched in clear text from outside the mesh (where nothing encrypts it). */
+function plainHttpOutsideMesh(uri: string | undefined): boolean {
+  if (uri === undefined || !URL.canParse(uri)) return false;
+  const url = new URL(uri);
+  return url.protocol === "http:" && !/\.svc(\.|$)/.test(url.hostname);
+}
+
 function jwksProblem(jwks: string): string | null {
   let value: unknown;
   try {
@@ -120,7 +127,8 @@ export const requestAuthenticationKind = defineKind<RequestAuthenticationSpec>({
     return issues;
   },
   warn: (spec) =>
-    (spec.jwtRules ?? []).flatMap((rule, i) =>
-      rule.jwks_uri !== undefined ? [{ path: `spec.jwtRules[${i}].jwks_uri`, message: "old spelling of jwksUri; accepted, but write jwksUri" }] : [],
-    ),
+    (spec.jwtRules ?? []).flatMap((rule, i) => [
+      ...(rule.jwks_uri !== undefined ? [{ path: `spec.jwtRules[${i}].jwks_uri`, message: "old spelling of jwksUri; accepted, but write jwksUri" }] : []),
+      ...(plainHttpOutsideMesh(jwksUriOf(rule)) ? [{ path: `spec.jwtRules[${i}].${rule.jwksUri !== undefined ? "jwksUri" : "jwks_uri"}`, message: "plain http:// to a host outside the mesh: waypoints fetch keys only over https:// or from a mesh service (*.svc…), so they refuse this rule and fail its requests closed (500)" }] : []),
+    ]),
 });
